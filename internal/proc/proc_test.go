@@ -1,0 +1,104 @@
+package proc
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A leader that ignores SIGTERM and has a child in the background: Stop must escalate to
+// SIGKILL for the whole group and return only when both are gone.
+func TestStopEndsWholeGroup(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `trap "" TERM; sleep 300 & echo started; wait`)
+	p, err := Start("stubborn", cmd, filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(p.Members()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	members := p.Members()
+	if len(members) < 2 {
+		t.Fatalf("expected leader and child in group, got %v", members)
+	}
+	if err := p.Stop(syscall.SIGTERM, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if left := GroupMembers(p.PID); len(left) != 0 {
+		t.Fatalf("group members left after Stop: %v", left)
+	}
+	for _, pid := range members {
+		if syscall.Kill(pid, 0) == nil {
+			t.Fatalf("pid %d still alive", pid)
+		}
+	}
+	if len(Running()) != 0 {
+		t.Fatalf("registry not empty: %v", Running())
+	}
+}
+
+func TestStopAllAndDescendants(t *testing.T) {
+	p, err := Start("tree", exec.Command("sh", "-c", `sh -c "sleep 300" & sleep 300`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(Descendants(p.PID)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := Descendants(p.PID); len(d) < 2 {
+		t.Fatalf("descendants of %d: %v", p.PID, d)
+	}
+	if err := StopAll(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if left := GroupMembers(p.PID); len(left) != 0 {
+		t.Fatalf("left: %v", left)
+	}
+}
+
+func TestPorts(t *testing.T) {
+	ports, err := FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ports[0] == ports[1] || ports[1] == ports[2] || ports[0] == ports[2] {
+		t.Fatalf("ports not distinct: %v", ports)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if PortFree(port) || CheckPortFree(port) == nil {
+		t.Fatal("a listening port reported free")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := WaitListening(ctx, port, nil); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if err := WaitPortsFree(ctx, port); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWaitListeningNoticesExit(t *testing.T) {
+	p, err := Start("quitter", exec.Command("sh", "-c", "exit 3"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(0, time.Second)
+	ports, _ := FreePorts(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := WaitListening(ctx, ports[0], p); err == nil || ctx.Err() != nil {
+		t.Fatalf("expected an early 'exited' error, got %v (ctx %v)", err, ctx.Err())
+	}
+}
