@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The fixtures are internal/report's: one set of sample files for the package and the command.
+func fixture(name string) string {
+	return filepath.Join("..", "..", "internal", "report", "testdata", name)
+}
+
+func TestCompareExitCodes(t *testing.T) {
+	a, b := fixture("throughput_a.json"), fixture("throughput_b.json")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string // substring of the one error line
+	}{
+		{"two files", []string{a, b}, 0, ""},
+		{"json", []string{"--json", a, b}, 0, ""},
+		{"flags after files", []string{a, b, "--test", "welch", "--alpha", "0.01"}, 0, ""},
+		{"sides split by --", []string{a, fixture("throughput_a2.json"), "--", b}, 0, ""},
+		{"one run, pairwise", []string{fixture("throughput_small.json")}, 0, ""},
+		{"help", []string{"--help"}, 0, ""},
+
+		{"no files", nil, 2, "no files to compare"},
+		{"three files without --", []string{a, a, b}, 2, `put "--" between`},
+		{"empty side A", []string{"--", b}, 2, `each side of "--"`},
+		{"empty side B", []string{a, "--"}, 2, `each side of "--"`},
+		{"option after --", []string{a, "--", b, "--json"}, 2, "options go before the files"},
+		{"unknown flag", []string{"--median", a, b}, 2, "unknown flag: --median"},
+		{"bad test", []string{"--test", "ks", a, b}, 2, `unknown test "ks"`},
+		{"bad alpha", []string{"--alpha", "5", a, b}, 2, "--alpha 5"},
+
+		{"missing file", []string{fixture("nope.json"), b}, 1, "no such file"},
+		{"not JSON", []string{fixture("notjson.json"), b}, 1, "not JSON"},
+		{"unknown kind", []string{a, fixture("unknown_kind.json")}, 1, "unknown kind"},
+		{"different kinds", []string{a, fixture("bench_event.json")}, 1, "compare files of one kind"},
+		{"lone bench file", []string{fixture("bench_event.json")}, 1, "needs a second side"},
+		{"lone run with one cell", []string{fixture("throughput_one_cell.json")}, 1, "nothing to compare"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"compare"}, tc.args...), &stdout, &stderr)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
+			}
+			if tc.code == 0 {
+				if stdout.Len() == 0 || stderr.Len() != 0 {
+					t.Errorf("stdout %d bytes, stderr %q", stdout.Len(), stderr.String())
+				}
+				return
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("wrote to stdout on error: %q", stdout.String())
+			}
+			msg := stderr.String()
+			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "wsgilab compare: ") || !strings.Contains(msg, tc.stderr) {
+				t.Errorf("stderr = %q, want one 'wsgilab compare:' line containing %q", msg, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestCompareJSONOutput(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"compare", "--json", "--test=welch", fixture("throughput_a.json"), fixture("throughput_b.json")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var out struct {
+		Kind string `json:"kind"`
+		Test string `json:"test"`
+		Rows []struct {
+			Cell       string `json:"cell"`
+			Comparison struct {
+				Verdict string `json:"verdict"`
+			} `json:"comparison"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
+	}
+	if out.Kind != "wsgilab.compare/v1" || out.Test != "Welch t" || len(out.Rows) != 6 || out.Rows[0].Comparison.Verdict == "" {
+		t.Errorf("output = %+v", out)
+	}
+}
+
+func TestCompareListedInUsage(t *testing.T) {
+	var stdout bytes.Buffer
+	run([]string{"--help"}, &stdout, &bytes.Buffer{})
+	if !strings.Contains(stdout.String(), "compare ") {
+		t.Errorf("usage does not list compare:\n%s", stdout.String())
+	}
+}
