@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"wsgilab/internal/lab"
+	"wsgilab/internal/report"
+)
+
+func init() {
+	commands["run"] = command{
+		summary: "run a scenario across a matrix of stack configurations and print verdicts with evidence",
+		run:     runRun,
+	}
+}
+
+const runUsage = `Usage:
+  wsgilab run [heartbeat] [options]
+
+Scenarios:
+  heartbeat (default)  Does the service's AMQP connection survive an idle period? Each cell: warm-up
+                       traffic reaching every app process, an idle of idle-factor x heartbeat-timeout,
+                       probe traffic reaching every process again, a short tail. Verdict per cell:
+                       STABLE, DROPPED (with time to drop and the broker/client log lines) or ERROR.
+
+The matrix is the product of --mpm x --mode x --heartbeat (default: 3 x 2 x green,pthread = 12
+cells), plus the two control cells with --controls. Cells share one private RabbitMQ node (or the
+broker given with --broker/--management), each on its own vhost, with its own Apache, ports and
+directory. Results: a table on stdout (or JSON with --json), and run.json plus one JSON per cell
+(with its whole timeline) under --out.
+
+Options:
+`
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	plan := lab.DefaultHeartbeatPlan()
+	mpms := fs.String("mpm", "prefork,worker,event", "Apache MPMs: prefork, worker, event (comma-separated)")
+	modes := fs.String("mode", "embedded,daemon", "mod_wsgi modes: embedded, daemon")
+	hbs := fs.String("heartbeat", "green,pthread", "heartbeat modes: green (eventlet green thread), pthread (native thread), off")
+	controls := fs.Bool("controls", false, "add control cells: no eventlet.monkey_patch(); heartbeat off with TCP keepalive")
+	app := fs.String("app", "", "your own WSGI file instead of the built-in fake nova-api (see apps/fakeservice/README.md)")
+	processes := fs.Int("processes", 0, "mod_wsgi daemon processes per cell (daemon mode; default 2)")
+	threads := fs.Int("threads", 0, "threads per mod_wsgi daemon process (daemon mode; default 2)")
+	fs.IntVar(&plan.Timeout, "heartbeat-timeout", plan.Timeout, "client heartbeat_timeout_threshold in seconds (short, so a cell takes seconds)")
+	fs.IntVar(&plan.Rate, "heartbeat-rate", plan.Rate, "oslo.messaging heartbeat_rate (0 = its default, 2)")
+	fs.Float64Var(&plan.IdleFactor, "idle-factor", plan.IdleFactor, "idle phase length in heartbeat timeouts (>= 3)")
+	parallel := fs.Int("parallel", 6, "cells run at once")
+	out := fs.String("out", "", "directory for run.json and per-cell JSON (default wsgilab-out/<scenario>-<time>)")
+	noOut := fs.Bool("no-out", false, "write no result files")
+	asJSON := fs.Bool("json", false, "print the run's JSON on stdout instead of the table")
+	brokerURL := fs.String("broker", "", "use an existing broker: amqp://user:pass@host:port/ (default: start a private node)")
+	mgmtURL := fs.String("management", "", "its management API: http://user:pass@host:port/")
+	keep := fs.Bool("keep", false, "keep the run directory (Apache configs, logs) after the run")
+	quiet := fs.BoolP("quiet", "q", false, "no progress lines on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, runUsage+fs.FlagUsages())
+			return 0
+		}
+		fmt.Fprintf(stderr, "wsgilab run: %v (see 'wsgilab run --help')\n", err)
+		return 2
+	}
+	scenario := "heartbeat"
+	switch rest := fs.Args(); len(rest) {
+	case 0:
+	case 1:
+		scenario = rest[0]
+	default:
+		fmt.Fprintf(stderr, "wsgilab run: one scenario at a time, got %v\n", rest)
+		return 2
+	}
+	if scenario != "heartbeat" {
+		fmt.Fprintf(stderr, "wsgilab run: unknown scenario %q (available: heartbeat)\n", scenario)
+		return 2
+	}
+	var m lab.Matrix
+	var err error
+	if m.MPMs, err = lab.ParseList("mpm", *mpms, lab.MPMs); err == nil {
+		if m.Modes, err = lab.ParseList("mode", *modes, lab.Modes); err == nil {
+			m.Heartbeats, err = lab.ParseList("heartbeat", *hbs, lab.Heartbeats)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wsgilab run: %v\n", err)
+		return 2
+	}
+	m.Controls = *controls
+	if *parallel < 1 {
+		fmt.Fprintf(stderr, "wsgilab run: --parallel=%d: must be >= 1\n", *parallel)
+		return 2
+	}
+	if *processes < 0 || *threads < 0 {
+		fmt.Fprintln(stderr, "wsgilab run: --processes and --threads must be >= 1")
+		return 2
+	}
+	if err := plan.Validate(); err != nil {
+		fmt.Fprintf(stderr, "wsgilab run: %v\n", err)
+		return 2
+	}
+	outDir := *out
+	if outDir == "" && !*noOut {
+		outDir = filepath.Join("wsgilab-out", scenario+"-"+time.Now().Format("20060102-150405"))
+	}
+	if *noOut {
+		outDir = ""
+	}
+	opts := lab.Options{Scenario: scenario, Matrix: m, Heartbeat: plan, Parallel: *parallel, OutDir: outDir,
+		BrokerURL: *brokerURL, ManagementURL: *mgmtURL, Keep: *keep}
+	opts.Base.AppPath, opts.Base.Processes, opts.Base.Threads = *app, *processes, *threads
+	if !*quiet {
+		opts.Progress = stderr
+	}
+
+	ctx, cleanup := signalContext(stderr)
+	defer cleanup()
+	res, err := lab.Run(ctx, opts)
+	if res == nil {
+		fmt.Fprintf(stderr, "wsgilab run: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+	} else {
+		report.WriteHeartbeat(stdout, res)
+		if outDir != "" {
+			fmt.Fprintf(stdout, "\nResults: %s/run.json and one JSON per cell (timelines, evidence).\n", outDir)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wsgilab run: %v\n", err)
+		return 1
+	}
+	return 0
+}

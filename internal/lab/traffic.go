@@ -1,0 +1,100 @@
+package lab
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"wsgilab/internal/bench"
+)
+
+// Traffic is what one burst of requests (warm-up or probe) saw from the client side.
+//
+// JSON:
+//
+//	{"path": "/cast", "requests": 24, "errors": 0, "non_2xx": 0,
+//	 "first": "...", "last": "...",           first request sent, last response received
+//	 "pids": [4242, 4243],                    service processes that answered (X-Pid)
+//	 "p50_ms": 3.1, "max_ms": 41.7,
+//	 "first_per_pid_ms": {"4242": 41.7}}      latency of each process's first request in this burst
+type Traffic struct {
+	Path          string             `json:"path"`
+	Requests      int64              `json:"requests"`
+	Errors        int64              `json:"errors"`
+	Non2xx        int64              `json:"non_2xx"`
+	First         time.Time          `json:"first"`
+	Last          time.Time          `json:"last"`
+	PIDs          []int              `json:"pids"`
+	P50Ms         float64            `json:"p50_ms"`
+	MaxMs         float64            `json:"max_ms"`
+	FirstPerPIDMs map[string]float64 `json:"first_per_pid_ms,omitempty"`
+	Error         string             `json:"error,omitempty"`
+}
+
+// burst sends requests to url+path with the given concurrency, without keep-alive so that
+// Apache hands each request to whichever process accepts it, until every one of wantPIDs
+// distinct service processes has answered and at least minRequests completed, or maxRequests
+// were sent. Covering every process matters because each mod_wsgi process holds its own AMQP
+// connection: a burst that misses one would leave that connection unobserved.
+func burst(ctx context.Context, url, path string, concurrency, wantPIDs, minRequests, maxRequests int) Traffic {
+	t := Traffic{Path: path, FirstPerPIDMs: map[string]float64{}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		seen      = map[int]bool{}
+		latencies []time.Duration
+	)
+	cfg := bench.Config{
+		URL:            url + path,
+		Requests:       int64(maxRequests),
+		Concurrency:    concurrency,
+		Timeout:        30 * time.Second,
+		CaptureHeaders: []string{"X-Pid"},
+		OnResponse: func(r bench.Response) {
+			mu.Lock()
+			defer mu.Unlock()
+			if t.First.IsZero() || r.Start.Before(t.First) {
+				t.First = r.Start
+			}
+			if end := r.Start.Add(r.Latency); end.After(t.Last) {
+				t.Last = end
+			}
+			t.Requests++
+			if r.Failure != bench.NoFailure || r.Err != nil {
+				t.Errors++
+				return
+			}
+			if r.Status < 200 || r.Status > 299 {
+				t.Non2xx++
+			}
+			latencies = append(latencies, r.Latency)
+			if pid, err := strconv.Atoi(r.CapturedString(0)); err == nil && !seen[pid] {
+				seen[pid] = true
+				t.FirstPerPIDMs[strconv.Itoa(pid)] = ms(r.Latency)
+			}
+			if len(seen) >= wantPIDs && len(latencies) >= minRequests {
+				cancel()
+			}
+		},
+	}
+	if _, err := bench.Run(ctx, cfg); err != nil && ctx.Err() == nil {
+		t.Error = err.Error()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for pid := range seen {
+		t.PIDs = append(t.PIDs, pid)
+	}
+	slices.Sort(t.PIDs)
+	if len(latencies) > 0 {
+		slices.Sort(latencies)
+		t.P50Ms = ms(latencies[len(latencies)/2])
+		t.MaxMs = ms(latencies[len(latencies)-1])
+	}
+	return t
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
