@@ -24,9 +24,10 @@ type HeartbeatPlan struct {
 	// IdleFactor times Timeout is the idle; the broker closes a silent connection between 2
 	// and 3 timeouts after its last data, so 3 plus a margin is needed to see every drop.
 	IdleFactor float64
-	// Path is the endpoint that uses the broker (the fake service's /cast opens the send
-	// connection that carries the heartbeat).
-	Path string
+	// Paths are the endpoints that use the broker, loaded at once: the fake service's /cast
+	// (a send connection) and /call (a send connection and a reply consumer). A user app
+	// (--app) names its own (--path).
+	Paths []string
 	// Concurrency of the warm-up and probe bursts; they stop once every service process has
 	// answered (and MinRequests completed), or after MaxRequests.
 	Concurrency, MinRequests, MaxRequests int
@@ -37,7 +38,7 @@ type HeartbeatPlan struct {
 
 // DefaultHeartbeatPlan takes about 25 s per cell with a 4 s heartbeat.
 func DefaultHeartbeatPlan() HeartbeatPlan {
-	return HeartbeatPlan{Timeout: 4, IdleFactor: 3.5, Path: "/cast", Concurrency: 4, MinRequests: 8,
+	return HeartbeatPlan{Timeout: 4, IdleFactor: 3.5, Paths: []string{"/cast", "/call"}, Concurrency: 4, MinRequests: 8,
 		MaxRequests: 400, Tail: 2 * time.Second}
 }
 
@@ -53,6 +54,8 @@ func (p HeartbeatPlan) Validate() error {
 		return fmt.Errorf("--heartbeat-timeout=%d: must be >= 1 s", p.Timeout)
 	case p.IdleFactor < 3:
 		return fmt.Errorf("--idle-factor=%g: must be >= 3 (the broker closes 2-3 timeouts after the last data)", p.IdleFactor)
+	case len(p.Paths) == 0:
+		return fmt.Errorf("no path to send traffic to")
 	case p.Concurrency < 1 || p.MaxRequests < 1:
 		return fmt.Errorf("concurrency and requests must be >= 1")
 	}
@@ -173,7 +176,10 @@ func heartbeatCell(ctx context.Context, b *broker.Broker, vhost *broker.Vhost, d
 
 	want := appProcesses(c)
 	res.AppProcesses = want
-	res.Warmup = burst(ctx, c.URL(), plan.Path, plan.Concurrency, want, plan.MinRequests, plan.MaxRequests)
+	res.Warmup = burst(ctx, c.URL(), plan.Paths, plan.Concurrency, want, plan.MinRequests, plan.MaxRequests)
+	if len(res.Warmup.PIDs) < want {
+		res.Notes = append(res.Notes, fmt.Sprintf("the warm-up reached %d of %d app processes", len(res.Warmup.PIDs), want))
+	}
 	obs.Mark(MarkWarmupEnd, res.Warmup.Last)
 	idleUntil := res.Warmup.Last.Add(plan.Idle())
 	select {
@@ -184,7 +190,7 @@ func heartbeatCell(ctx context.Context, b *broker.Broker, vhost *broker.Vhost, d
 	case <-time.After(time.Until(idleUntil)):
 	}
 	obs.Mark(MarkProbeStart, time.Now())
-	res.Probe = burst(ctx, c.URL(), plan.Path, plan.Concurrency, want, plan.MinRequests, plan.MaxRequests)
+	res.Probe = burst(ctx, c.URL(), plan.Paths, plan.Concurrency, want, plan.MinRequests, plan.MaxRequests)
 	obs.Mark(MarkProbeEnd, res.Probe.Last)
 	select {
 	case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,13 +15,14 @@ import (
 //
 // JSON:
 //
-//	{"path": "/cast", "requests": 24, "errors": 0, "non_2xx": 0,
+//	{"paths": ["/cast", "/call"], "requests": 24, "errors": 0, "non_2xx": 0,
 //	 "first": "...", "last": "...",           first request sent, last response received
 //	 "pids": [4242, 4243],                    service processes that answered (X-Pid)
 //	 "p50_ms": 3.1, "max_ms": 41.7,
-//	 "first_per_pid_ms": {"4242": 41.7}}      latency of each process's first request in this burst
+//	 "first_per_pid_ms": {"4242": 41.7},      latency of each process's first request in this burst
+//	 "error": ""}                             why the load generator stopped early, if it did
 type Traffic struct {
-	Path          string             `json:"path"`
+	Paths         []string           `json:"paths"`
 	Requests      int64              `json:"requests"`
 	Errors        int64              `json:"errors"`
 	Non2xx        int64              `json:"non_2xx"`
@@ -33,59 +35,74 @@ type Traffic struct {
 	Error         string             `json:"error,omitempty"`
 }
 
-// burst sends requests to url+path with the given concurrency, without keep-alive so that
-// Apache hands each request to whichever process accepts it, until every one of wantPIDs
-// distinct service processes has answered and at least minRequests completed, or maxRequests
-// were sent. Covering every process matters because each mod_wsgi process holds its own AMQP
-// connection: a burst that misses one would leave that connection unobserved.
-func burst(ctx context.Context, url, path string, concurrency, wantPIDs, minRequests, maxRequests int) Traffic {
-	t := Traffic{Path: path, FirstPerPIDMs: map[string]float64{}}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// burst sends requests to every path at once, each with the given concurrency and without
+// keep-alive so that Apache hands each request to whichever process accepts it. A path's load
+// stops once every one of wantPIDs distinct service processes has answered it and minRequests
+// completed, or after maxRequests. Covering every process on every path matters: each
+// mod_wsgi process holds its own AMQP connections (a cast's and a call's with its reply
+// queue), and a connection the burst misses would have gone silent earlier than the others.
+func burst(ctx context.Context, url string, paths []string, concurrency, wantPIDs, minRequests, maxRequests int) Traffic {
+	t := Traffic{Paths: paths, FirstPerPIDMs: map[string]float64{}}
 	var (
 		mu        sync.Mutex
-		seen      = map[int]bool{}
 		latencies []time.Duration
+		allSeen   = map[int]bool{}
+		errs      []string
+		wg        sync.WaitGroup
 	)
-	cfg := bench.Config{
-		URL:            url + path,
-		Requests:       int64(maxRequests),
-		Concurrency:    concurrency,
-		Timeout:        30 * time.Second,
-		CaptureHeaders: []string{"X-Pid"},
-		OnResponse: func(r bench.Response) {
-			mu.Lock()
-			defer mu.Unlock()
-			if t.First.IsZero() || r.Start.Before(t.First) {
-				t.First = r.Start
+	for _, path := range paths {
+		wg.Go(func() {
+			pctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			seen := map[int]bool{}
+			ok := 0
+			cfg := bench.Config{
+				URL:            url + path,
+				Requests:       int64(maxRequests),
+				Concurrency:    concurrency,
+				Timeout:        30 * time.Second,
+				CaptureHeaders: []string{"X-Pid"},
+				OnResponse: func(r bench.Response) {
+					mu.Lock()
+					defer mu.Unlock()
+					if t.First.IsZero() || r.Start.Before(t.First) {
+						t.First = r.Start
+					}
+					if end := r.Start.Add(r.Latency); end.After(t.Last) {
+						t.Last = end
+					}
+					t.Requests++
+					if r.Failure != bench.NoFailure || r.Err != nil {
+						t.Errors++
+						return
+					}
+					if r.Status < 200 || r.Status > 299 {
+						t.Non2xx++
+					}
+					ok++
+					latencies = append(latencies, r.Latency)
+					if pid, err := strconv.Atoi(r.CapturedString(0)); err == nil {
+						seen[pid] = true
+						if !allSeen[pid] {
+							allSeen[pid] = true
+							t.FirstPerPIDMs[strconv.Itoa(pid)] = ms(r.Latency)
+						}
+					}
+					if len(seen) >= wantPIDs && ok >= minRequests {
+						cancel()
+					}
+				},
 			}
-			if end := r.Start.Add(r.Latency); end.After(t.Last) {
-				t.Last = end
+			if _, err := bench.Run(pctx, cfg); err != nil && pctx.Err() == nil {
+				mu.Lock()
+				errs = append(errs, path+": "+err.Error())
+				mu.Unlock()
 			}
-			t.Requests++
-			if r.Failure != bench.NoFailure || r.Err != nil {
-				t.Errors++
-				return
-			}
-			if r.Status < 200 || r.Status > 299 {
-				t.Non2xx++
-			}
-			latencies = append(latencies, r.Latency)
-			if pid, err := strconv.Atoi(r.CapturedString(0)); err == nil && !seen[pid] {
-				seen[pid] = true
-				t.FirstPerPIDMs[strconv.Itoa(pid)] = ms(r.Latency)
-			}
-			if len(seen) >= wantPIDs && len(latencies) >= minRequests {
-				cancel()
-			}
-		},
+		})
 	}
-	if _, err := bench.Run(ctx, cfg); err != nil && ctx.Err() == nil {
-		t.Error = err.Error()
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for pid := range seen {
+	wg.Wait()
+	t.Error = strings.Join(errs, "; ")
+	for pid := range allSeen {
 		t.PIDs = append(t.PIDs, pid)
 	}
 	slices.Sort(t.PIDs)
