@@ -49,7 +49,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	hbs := fs.String("heartbeat", "green,pthread", "heartbeat modes: green (eventlet green thread), pthread (native thread), off")
 	controls := fs.Bool("controls", false, "add control cells: no eventlet.monkey_patch(); heartbeat off with TCP keepalive")
 	app := fs.String("app", "", "your own WSGI file instead of the built-in fake nova-api (see apps/fakeservice/README.md)")
-	paths := fs.StringSlice("path", nil, "endpoints the warm-up and probe load at once (default /cast,/call; / with --app)")
+	paths := fs.StringSlice("path", nil, "endpoints the warm-up and probe load at once (default /cast; / with --app)")
 	processes := fs.Int("processes", 0, "mod_wsgi daemon processes per cell (daemon mode; default 2)")
 	threads := fs.Int("threads", 0, "threads per mod_wsgi daemon process (daemon mode; default 2)")
 	fs.IntVar(&plan.Timeout, "heartbeat-timeout", plan.Timeout, "client heartbeat_timeout_threshold in seconds (short, so a cell takes seconds)")

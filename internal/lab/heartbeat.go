@@ -24,10 +24,16 @@ type HeartbeatPlan struct {
 	// IdleFactor times Timeout is the idle; the broker closes a silent connection between 2
 	// and 3 timeouts after its last data, so 3 plus a margin is needed to see every drop.
 	IdleFactor float64
-	// Paths are the endpoints that use the broker, loaded at once: the fake service's /cast
-	// (a send connection) and /call (a send connection and a reply consumer). A user app
-	// (--app) names its own (--path).
+	// Paths are the endpoints that use the broker, loaded at once. The fake service's /cast
+	// sends on a pooled connection, which carries the heartbeat. Not /call by default: with
+	// eventlet, a green heartbeat and more than one thread per process, oslo.messaging's reply
+	// listener lives in the hub of the thread that made the first call, and calls from other
+	// threads wait for their timeout (see apps/fakeservice/README.md). A user app (--app)
+	// names its own (--path).
 	Paths []string
+	// BurstLimit bounds one warm-up or probe burst, so a service that hangs cannot hang the
+	// cell; a request is abandoned after RequestTimeout.
+	BurstLimit, RequestTimeout time.Duration
 	// Concurrency of the warm-up and probe bursts; they stop once every service process has
 	// answered (and MinRequests completed), or after MaxRequests.
 	Concurrency, MinRequests, MaxRequests int
@@ -38,7 +44,7 @@ type HeartbeatPlan struct {
 
 // DefaultHeartbeatPlan takes about 25 s per cell with a 4 s heartbeat.
 func DefaultHeartbeatPlan() HeartbeatPlan {
-	return HeartbeatPlan{Timeout: 4, IdleFactor: 3.5, Paths: []string{"/cast", "/call"}, Concurrency: 4, MinRequests: 8,
+	return HeartbeatPlan{Timeout: 4, IdleFactor: 3.5, Paths: []string{"/cast"}, BurstLimit: 30 * time.Second, RequestTimeout: 15 * time.Second, Concurrency: 4, MinRequests: 8,
 		MaxRequests: 400, Tail: 2 * time.Second}
 }
 
@@ -176,7 +182,7 @@ func heartbeatCell(ctx context.Context, b *broker.Broker, vhost *broker.Vhost, d
 
 	want := appProcesses(c)
 	res.AppProcesses = want
-	res.Warmup = burst(ctx, c.URL(), plan.Paths, plan.Concurrency, want, plan.MinRequests, plan.MaxRequests)
+	res.Warmup = burst(ctx, c.URL(), plan, want)
 	if len(res.Warmup.PIDs) < want {
 		res.Notes = append(res.Notes, fmt.Sprintf("the warm-up reached %d of %d app processes", len(res.Warmup.PIDs), want))
 	}
@@ -190,7 +196,7 @@ func heartbeatCell(ctx context.Context, b *broker.Broker, vhost *broker.Vhost, d
 	case <-time.After(time.Until(idleUntil)):
 	}
 	obs.Mark(MarkProbeStart, time.Now())
-	res.Probe = burst(ctx, c.URL(), plan.Paths, plan.Concurrency, want, plan.MinRequests, plan.MaxRequests)
+	res.Probe = burst(ctx, c.URL(), plan, want)
 	obs.Mark(MarkProbeEnd, res.Probe.Last)
 	select {
 	case <-ctx.Done():

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,14 +36,19 @@ type Traffic struct {
 	Error         string             `json:"error,omitempty"`
 }
 
-// burst sends requests to every path at once, each with the given concurrency and without
-// keep-alive so that Apache hands each request to whichever process accepts it. A path's load
-// stops once every one of wantPIDs distinct service processes has answered it and minRequests
-// completed, or after maxRequests. Covering every process on every path matters: each
+// burst sends requests to every path of the plan at once, each with the plan's concurrency and
+// without keep-alive so that Apache hands each request to whichever process accepts it. A
+// path's load stops once every one of wantPIDs distinct service processes has answered it and
+// MinRequests completed, or after MaxRequests, or at BurstLimit. Covering every process on every path matters: each
 // mod_wsgi process holds its own AMQP connections (a cast's and a call's with its reply
 // queue), and a connection the burst misses would have gone silent earlier than the others.
-func burst(ctx context.Context, url string, paths []string, concurrency, wantPIDs, minRequests, maxRequests int) Traffic {
-	t := Traffic{Paths: paths, FirstPerPIDMs: map[string]float64{}}
+func burst(ctx context.Context, url string, plan HeartbeatPlan, wantPIDs int) Traffic {
+	t := Traffic{Paths: plan.Paths, FirstPerPIDMs: map[string]float64{}}
+	if plan.BurstLimit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, plan.BurstLimit)
+		defer cancel()
+	}
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -50,7 +56,7 @@ func burst(ctx context.Context, url string, paths []string, concurrency, wantPID
 		errs      []string
 		wg        sync.WaitGroup
 	)
-	for _, path := range paths {
+	for _, path := range plan.Paths {
 		wg.Go(func() {
 			pctx, cancel := context.WithCancel(ctx)
 			defer cancel()
@@ -58,9 +64,9 @@ func burst(ctx context.Context, url string, paths []string, concurrency, wantPID
 			ok := 0
 			cfg := bench.Config{
 				URL:            url + path,
-				Requests:       int64(maxRequests),
-				Concurrency:    concurrency,
-				Timeout:        30 * time.Second,
+				Requests:       int64(plan.MaxRequests),
+				Concurrency:    plan.Concurrency,
+				Timeout:        plan.RequestTimeout,
 				CaptureHeaders: []string{"X-Pid"},
 				OnResponse: func(r bench.Response) {
 					mu.Lock()
@@ -88,15 +94,19 @@ func burst(ctx context.Context, url string, paths []string, concurrency, wantPID
 							t.FirstPerPIDMs[strconv.Itoa(pid)] = ms(r.Latency)
 						}
 					}
-					if len(seen) >= wantPIDs && ok >= minRequests {
+					if len(seen) >= wantPIDs && ok >= plan.MinRequests {
 						cancel()
 					}
 				},
 			}
-			if _, err := bench.Run(pctx, cfg); err != nil && pctx.Err() == nil {
-				mu.Lock()
+			_, err := bench.Run(pctx, cfg)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil && pctx.Err() == nil:
 				errs = append(errs, path+": "+err.Error())
-				mu.Unlock()
+			case ctx.Err() == context.DeadlineExceeded:
+				errs = append(errs, fmt.Sprintf("%s: stopped after %s with %d of %d processes answered", path, plan.BurstLimit, len(seen), wantPIDs))
 			}
 		})
 	}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"wsgilab/internal/apache"
+	"wsgilab/internal/stack"
+)
+
+// up: one cell (Apache + mod_wsgi + the service, the conductor, a broker) left running for
+// manual exploration until Ctrl-C. The work is internal/stack's StartSession; this file maps
+// flags to its options.
+func init() {
+	commands["up"] = command{
+		summary: "bring one stack configuration up and keep it running until Ctrl-C",
+		run:     runUp,
+	}
+}
+
+const upUsage = `Usage:
+  wsgilab up [options]
+
+Starts a private RabbitMQ node (or uses --broker/--management), the fake conductor and Apache +
+mod_wsgi serving the fake nova-api (or your --app), prints the URLs, credentials, log paths and
+the loaded MPM, and keeps everything running until Ctrl-C or SIGTERM; then tears it all down
+and removes the run directory (unless --keep).
+
+Example:
+  wsgilab up --mpm event --mode daemon --processes 2 --threads 1 --heartbeat pthread
+
+MPM knobs left at 0 keep Apache's defaults. In daemon mode --processes and --threads default to
+mod_wsgi's (1 and 15).
+
+Options:
+`
+
+func runUp(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("up", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	var o stack.Options
+	fs.StringVar(&o.MPM, "mpm", "event", "Apache MPM: prefork, worker or event")
+	fs.IntVar(&o.StartServers, "start-servers", 0, "StartServers")
+	fs.IntVar(&o.MinSpareServers, "min-spare-servers", 0, "MinSpareServers (prefork)")
+	fs.IntVar(&o.MaxSpareServers, "max-spare-servers", 0, "MaxSpareServers (prefork)")
+	fs.IntVar(&o.MinSpareThreads, "min-spare-threads", 0, "MinSpareThreads (worker, event)")
+	fs.IntVar(&o.MaxSpareThreads, "max-spare-threads", 0, "MaxSpareThreads (worker, event)")
+	fs.IntVar(&o.MaxRequestWorkers, "max-request-workers", 0, "MaxRequestWorkers")
+	fs.IntVar(&o.ServerLimit, "server-limit", 0, "ServerLimit")
+	fs.IntVar(&o.ThreadsPerChild, "threads-per-child", 0, "ThreadsPerChild (worker, event)")
+	fs.IntVar(&o.MaxConnectionsPerChild, "max-connections-per-child", 0, "MaxConnectionsPerChild")
+	fs.StringVar(&o.Mode, "mode", "embedded", "mod_wsgi mode: embedded or daemon")
+	fs.IntVar(&o.Processes, "processes", 0, "WSGIDaemonProcess processes (daemon mode; default 1)")
+	fs.IntVar(&o.Threads, "threads", 0, "WSGIDaemonProcess threads (daemon mode; default 15)")
+	fs.BoolVar(&o.Preload, "preload", false, "load the app when a daemon process starts, not on its first request (daemon mode)")
+	fs.IntVar(&o.InactivityTimeout, "inactivity-timeout", 0, "restart a daemon process idle this many seconds (daemon mode; 0 = never)")
+	fs.StringVar(&o.Heartbeat, "heartbeat", "green", "oslo.messaging heartbeat: green (eventlet thread), pthread (native thread) or off")
+	fs.IntVar(&o.HeartbeatTimeout, "heartbeat-timeout", 0, "heartbeat_timeout_threshold in seconds (0 = oslo.messaging's 60)")
+	fs.IntVar(&o.HeartbeatRate, "heartbeat-rate", 0, "heartbeat_rate (0 = oslo.messaging's 2)")
+	fs.BoolVar(&o.MonkeyPatch, "monkey-patch", true, "call eventlet.monkey_patch() at import, as nova-api does (--monkey-patch=false to not)")
+	fs.DurationVar(&o.ImportCost, "import-cost", 0, "CPU time the app burns when it loads, like a large Django app (e.g. 2s)")
+	fs.IntVar(&o.TCPKeepalive, "tcp-keepalive", 0, "AMQP socket idle seconds before TCP keepalive probes (0 = py-amqp's 60)")
+	fs.IntVar(&o.RPCTimeout, "rpc-timeout", 0, "seconds /call waits for the conductor (0 = 10)")
+	fs.StringVar(&o.Topic, "topic", "", "RPC topic (default wsgilab)")
+	fs.StringVar(&o.AppPath, "app", "", "your own WSGI file instead of the fake nova-api (it gets the same WSGILAB_* environment)")
+	fs.IntVar(&o.Port, "port", 0, "Apache's port on 127.0.0.1 (default: a free one)")
+	var sc stack.SessionConfig
+	fs.StringVar(&sc.BrokerURL, "broker", "", "use an existing broker: amqp://user:pass@host:port/ (default: start a private node)")
+	fs.StringVar(&sc.ManagementURL, "management", "", "its management API: http://user:pass@host:port/")
+	fs.StringVar(&sc.ParentDir, "dir", "", "where to create the run directory (default: the system temp dir)")
+	fs.BoolVar(&sc.Keep, "keep", false, "keep the run directory (configs, logs) after teardown")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, upUsage+fs.FlagUsages())
+			return 0
+		}
+		fmt.Fprintf(stderr, "wsgilab up: %v (see 'wsgilab up --help')\n", err)
+		return 2
+	}
+	if rest := fs.Args(); len(rest) > 0 {
+		fmt.Fprintf(stderr, "wsgilab up: unexpected arguments %q (see 'wsgilab up --help')\n", rest)
+		return 2
+	}
+	// mod_wsgi's defaults for what the user left unset; an explicit --threads 0 stays 0 and is
+	// refused by validation.
+	if o.Mode == "daemon" {
+		if !fs.Changed("processes") {
+			o.Processes = apache.DefaultDaemonProcesses
+		}
+		if !fs.Changed("threads") {
+			o.Threads = apache.DefaultDaemonThreads
+		}
+	}
+	sc.Options = o
+	if err := sc.Check(); err != nil {
+		fmt.Fprintf(stderr, "wsgilab up: %s\n", oneLine(err))
+		return 2
+	}
+
+	ctx, cleanup := signalContext(stderr)
+	defer cleanup()
+	began := time.Now()
+	if sc.BrokerURL == "" {
+		fmt.Fprintln(stderr, "wsgilab up: starting a private RabbitMQ node, the conductor and Apache...")
+	}
+	s, err := stack.StartSession(ctx, sc)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "wsgilab up: interrupted during start-up; everything stopped")
+			return 130
+		}
+		fmt.Fprintf(stderr, "wsgilab up: %s\n", oneLine(err))
+		return 1
+	}
+	if s.BrokerStartup > 0 {
+		fmt.Fprintf(stdout, "Up in %v (private broker %v, cell %v).\n\n", time.Since(began).Round(time.Millisecond),
+			s.BrokerStartup.Round(time.Millisecond), s.Cell.StartupTime.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(stdout, "Up in %v.\n\n", time.Since(began).Round(time.Millisecond))
+	}
+	s.Describe(stdout)
+	fmt.Fprintf(stdout, "\nCtrl-C to stop everything%s.\n", map[bool]string{true: " (the run directory is kept)", false: " and remove the run directory"}[sc.Keep])
+
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "wsgilab up: stopping...")
+	t0 := time.Now()
+	if err := s.Stop(); err != nil {
+		fmt.Fprintf(stderr, "wsgilab up: teardown: %s\n", oneLine(err))
+		return 1
+	}
+	fmt.Fprintf(stderr, "wsgilab up: stopped in %v\n", time.Since(t0).Round(time.Millisecond))
+	return 0
+}
+
+// oneLine joins a multi-part error (errors.Join puts one problem per line) into one line,
+// except for output quoted verbatim (apache2 -t), which keeps its lines.
+func oneLine(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "apache2 -t") || strings.Contains(msg, "\n---") {
+		return msg
+	}
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+}

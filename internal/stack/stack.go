@@ -1,0 +1,399 @@
+// Package stack composes one cell of an experiment from the real components: a private Apache
+// + mod_wsgi serving the service under test (the fake nova-api in apps/fakeservice, or the
+// user's own WSGI file) and the fake conductor answering its RPC calls, both on one broker
+// vhost, in one run directory, with their own ports.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"wsgilab/apps/fakeservice"
+	"wsgilab/internal/apache"
+	"wsgilab/internal/broker"
+	"wsgilab/internal/proc"
+)
+
+// Python is the interpreter that runs the conductor: Debian's, the one mod_wsgi embeds and the
+// one python3-eventlet and python3-oslo.messaging are installed for (not whatever python3 is
+// first on PATH).
+var Python = "/usr/bin/python3"
+
+// Heartbeats are the accepted values of Options.Heartbeat: the oslo.messaging heartbeat in a
+// green thread (heartbeat_in_pthread=False), in a native thread (True), or disabled
+// (heartbeat_timeout_threshold=0).
+var Heartbeats = []string{"green", "pthread", "off"}
+
+// ConductorStopGrace bounds the conductor's clean shutdown (stop consuming, close connections).
+const ConductorStopGrace = 5 * time.Second
+
+// Options is every knob of one cell. Zero values mean the component's own default, except
+// where noted.
+type Options struct {
+	// Apache MPM and its knobs (0 = Apache's default); see apache.Config.
+	MPM                    string
+	StartServers           int
+	MinSpareServers        int
+	MaxSpareServers        int
+	MinSpareThreads        int
+	MaxSpareThreads        int
+	MaxRequestWorkers      int
+	ServerLimit            int
+	ThreadsPerChild        int
+	MaxConnectionsPerChild int
+
+	// mod_wsgi: Mode embedded or daemon. Processes and Threads are required (>= 1) in daemon
+	// mode, where apache.DefaultDaemonProcesses/Threads are mod_wsgi's defaults; Preload and
+	// InactivityTimeout are daemon-only too.
+	Mode               string
+	Processes, Threads int
+	Preload            bool
+	InactivityTimeout  int
+
+	// The service (WSGILAB_* variables of apps/fakeservice/README.md).
+	MonkeyPatch      bool
+	Heartbeat        string        // green (default), pthread or off
+	HeartbeatTimeout int           // seconds; 0 = oslo.messaging's default (60)
+	HeartbeatRate    int           // 0 = oslo.messaging's default (2)
+	ImportCost       time.Duration // CPU burnt when the app loads
+	TCPKeepalive     int           // seconds of idle before TCP keepalive probes; 0 = py-amqp's default (60)
+	RPCTimeout       int           // seconds an RPC call waits for the conductor; 0 = the app's default (10)
+	Topic            string        // RPC topic; "" = "wsgilab"
+
+	// AppPath is the user's own WSGI file; "" serves the built-in fake service. A user app
+	// gets the same environment; readiness then only needs it to answer GET / below 500.
+	AppPath string
+	// Env adds KEY=value entries to the app's environment (after the WSGILAB_* ones).
+	Env []string
+	// Port is Apache's port; 0 picks a free one.
+	Port int
+}
+
+// Validate checks the options that are the stack's own and, through apache.Config, the rest.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Heartbeat != "" && !slices.Contains(Heartbeats, o.Heartbeat) {
+		errs = append(errs, fmt.Errorf("unknown heartbeat mode %q (allowed: %s)", o.Heartbeat, strings.Join(Heartbeats, ", ")))
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"heartbeat-timeout", o.HeartbeatTimeout}, {"heartbeat-rate", o.HeartbeatRate},
+		{"tcp-keepalive", o.TCPKeepalive}, {"rpc-timeout", o.RPCTimeout}, {"port", o.Port}} {
+		if n.v < 0 {
+			errs = append(errs, fmt.Errorf("%s=%d: must be >= 0", n.name, n.v))
+		}
+	}
+	if o.ImportCost < 0 {
+		errs = append(errs, fmt.Errorf("import-cost=%v: must be >= 0", o.ImportCost))
+	}
+	if o.Topic != "" && strings.ContainsAny(o.Topic, " \t\n") {
+		errs = append(errs, fmt.Errorf("topic %q contains whitespace", o.Topic))
+	}
+	ac := o.apacheConfig("", 0, "")
+	ac.Env = o.Env
+	if err := ac.CheckSettings(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.AppPath != "" {
+		if err := apache.CheckApp(o.AppPath); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// env is the service's WSGILAB_* environment; only non-default values are set, so the app's
+// own defaults (documented in its README) apply otherwise.
+func (o Options) env(transportURL string) []string {
+	topic := o.Topic
+	if topic == "" {
+		topic = "wsgilab"
+	}
+	hb := o.Heartbeat
+	if hb == "" {
+		hb = "green"
+	}
+	mp := "0"
+	if o.MonkeyPatch {
+		mp = "1"
+	}
+	env := []string{
+		"WSGILAB_TRANSPORT_URL=" + transportURL,
+		"WSGILAB_TOPIC=" + topic,
+		"WSGILAB_MONKEY_PATCH=" + mp,
+		"WSGILAB_HEARTBEAT=" + hb,
+		// www-data cannot write __pycache__ next to the app anyway; don't let it try.
+		"PYTHONDONTWRITEBYTECODE=1",
+	}
+	add := func(k string, v int) {
+		if v > 0 {
+			env = append(env, k+"="+strconv.Itoa(v))
+		}
+	}
+	add("WSGILAB_HEARTBEAT_TIMEOUT", o.HeartbeatTimeout)
+	add("WSGILAB_HEARTBEAT_RATE", o.HeartbeatRate)
+	add("WSGILAB_TCP_KEEPALIVE", o.TCPKeepalive)
+	add("WSGILAB_RPC_TIMEOUT", o.RPCTimeout)
+	if o.ImportCost > 0 {
+		env = append(env, "WSGILAB_IMPORT_COST="+strconv.FormatFloat(o.ImportCost.Seconds(), 'f', -1, 64))
+	}
+	return append(env, o.Env...)
+}
+
+func (o Options) apacheConfig(dir string, port int, app string) apache.Config {
+	return apache.Config{
+		Dir: dir, Port: port, MPM: o.MPM,
+		StartServers: o.StartServers, MinSpareServers: o.MinSpareServers, MaxSpareServers: o.MaxSpareServers,
+		MinSpareThreads: o.MinSpareThreads, MaxSpareThreads: o.MaxSpareThreads,
+		MaxRequestWorkers: o.MaxRequestWorkers, ServerLimit: o.ServerLimit, ThreadsPerChild: o.ThreadsPerChild,
+		MaxConnectionsPerChild: o.MaxConnectionsPerChild,
+		Mode:                   o.Mode, Processes: o.Processes, Threads: o.Threads, Preload: o.Preload,
+		InactivityTimeout: o.InactivityTimeout,
+		AppPath:           app,
+	}
+}
+
+// StartupPhases are the ends of a cell's start-up phases, measured from the start of Start
+// (the conductor starts in parallel with Apache).
+type StartupPhases struct {
+	ApacheReady    time.Duration // apache.Start returned: port open, server-status and GET / answered
+	ConductorReady time.Duration // the conductor printed "conductor ready"
+	FirstCall      time.Duration // GET /call answered 200 (fake service only)
+}
+
+// Cell is one running stack: Apache + the service, and the conductor, on one vhost.
+type Cell struct {
+	Name    string
+	Dir     string
+	Options Options
+	Vhost   *broker.Vhost
+	Apache  *apache.Server
+	// FakeService says the app is the built-in one (it has /cast, /call and /status).
+	FakeService  bool
+	AppPath      string
+	ConductorLog string
+	// StartupTime is from Start being called to the cell answering (/call for the fake
+	// service, / for a user app); Startup splits it by phase.
+	StartupTime time.Duration
+	Startup     StartupPhases
+
+	conductor *proc.Process
+	stopOnce  sync.Once
+	stopErr   error
+}
+
+// Start brings a cell up in dir (created; Apache under dir/apache, the service's files under
+// dir/app) on vhost, and returns when it serves: for the fake service, when GET /call
+// answers, which proves Apache, mod_wsgi, the app, the broker and the conductor. On any error
+// nothing it started is left running.
+func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *Cell, err error) {
+	began := time.Now()
+	if vhost == nil {
+		return nil, errors.New("stack: no broker vhost given")
+	}
+	if o.AppPath != "" {
+		if o.AppPath, err = filepath.Abs(o.AppPath); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := apache.CheckInstalled(o.MPM); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(Python); err != nil {
+		return nil, fmt.Errorf("%s is missing: install package python3 (bash scripts/install-stack.sh)", Python)
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	app, conductorPy, err := fakeservice.Write(filepath.Join(dir, "app"))
+	if err != nil {
+		return nil, err
+	}
+	c := &Cell{Name: filepath.Base(dir), Dir: dir, Options: o, Vhost: vhost, AppPath: app, FakeService: true,
+		ConductorLog: filepath.Join(dir, "conductor.log")}
+	if o.AppPath != "" {
+		c.AppPath, c.FakeService = o.AppPath, false
+	}
+	port := o.Port
+	if port == 0 {
+		ports, err := proc.FreePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		port = ports[0]
+	}
+	env := o.env(vhost.TransportURL())
+
+	// The conductor and Apache start in parallel: both spend most of a second importing
+	// oslo.messaging.
+	cmd := exec.Command(Python, conductorPy)
+	cmd.Dir = filepath.Dir(conductorPy)
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "PYTHONUNBUFFERED=1",
+		"PYTHONDONTWRITEBYTECODE=1"}, env...)
+	c.conductor, err = proc.Start("conductor", cmd, c.ConductorLog)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if serr := c.Stop(); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+	}()
+	ac := o.apacheConfig(filepath.Join(dir, "apache"), port, c.AppPath)
+	ac.Env = env
+	if c.FakeService {
+		// "/" never touches the broker; readiness proper is the /call below.
+		ac.ReadyPath = "/"
+	}
+	c.Apache, err = apache.Start(ctx, ac)
+	if err != nil {
+		return nil, err
+	}
+	c.Startup.ApacheReady = time.Since(began)
+	if err := c.waitConductor(ctx); err != nil {
+		return nil, err
+	}
+	c.Startup.ConductorReady = time.Since(began)
+	if c.FakeService {
+		if err := c.waitCall(ctx); err != nil {
+			return nil, err
+		}
+		c.Startup.FirstCall = time.Since(began)
+	}
+	c.StartupTime = time.Since(began)
+	return c, nil
+}
+
+// waitConductor waits for the conductor's "conductor ready" line (it consumes from its topic).
+func (c *Cell) waitConductor(ctx context.Context) error {
+	for {
+		if b, err := os.ReadFile(c.ConductorLog); err == nil && strings.Contains(string(b), "conductor ready") {
+			return nil
+		}
+		if exited, werr := c.conductor.Exited(); exited {
+			return fmt.Errorf("conductor exited while starting (%v):\n%s", werr, tail(c.ConductorLog, 20))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the conductor: %w\n%s", ctx.Err(), tail(c.ConductorLog, 20))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitCall GETs /call until it answers 200: the first call also opens the app's first AMQP
+// connections (send + reply), as nova-api's first RPC does.
+func (c *Cell) waitCall(ctx context.Context) error {
+	var last string
+	for {
+		req, err := http.NewRequestWithContext(ctx, "GET", c.URL()+"/call", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("GET %s/call never answered (last: %s; see %s and %s): %w",
+				c.URL(), last, c.Apache.ErrorLog(), c.ConductorLog, ctx.Err())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop ends Apache and the conductor (in parallel) and returns when all their processes are
+// gone and Apache's port is free. The vhost is the caller's: it is left alone. Safe to call
+// more than once.
+func (c *Cell) Stop() error {
+	c.stopOnce.Do(func() {
+		var wg sync.WaitGroup
+		var aerr, cerr error
+		if c.Apache != nil {
+			wg.Go(func() { aerr = c.Apache.Stop() })
+		}
+		if c.conductor != nil {
+			wg.Go(func() { cerr = c.conductor.Stop(syscall.SIGTERM, ConductorStopGrace) })
+		}
+		wg.Wait()
+		c.stopErr = errors.Join(aerr, cerr)
+	})
+	return c.stopErr
+}
+
+// URL is the service's base URL.
+func (c *Cell) URL() string { return c.Apache.URL() }
+
+// Endpoints lists the service's URLs worth knowing (the fake service's four, or / for a user
+// app) and Apache's status page.
+func (c *Cell) Endpoints() []string {
+	paths := []string{"/"}
+	if c.FakeService {
+		paths = []string{"/", "/cast", "/call", "/status"}
+	}
+	var out []string
+	for _, p := range paths {
+		out = append(out, c.URL()+p)
+	}
+	return append(out, c.Apache.StatusURL()+"?auto")
+}
+
+// ConductorPID is the conductor's PID.
+func (c *Cell) ConductorPID() int { return c.conductor.PID }
+
+// PIDs lists every live process of the cell: Apache's (parent, children, mod_wsgi daemons)
+// and the conductor.
+func (c *Cell) PIDs() []int {
+	out := c.Apache.PIDs()
+	return append(out, c.conductor.Members()...)
+}
+
+// Port is Apache's port.
+func (c *Cell) Port() int { return c.Apache.Config().Port }
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
