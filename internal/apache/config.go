@@ -92,6 +92,9 @@ type Config struct {
 	// ReadyPath is what Start GETs to decide the app is serving: "/" when empty. Any answer
 	// below 500 counts. Use "/server-status?auto" to be ready without loading the app.
 	ReadyPath string
+	// SocketDir holds the mod_wsgi daemon sockets when Dir is too deep for a unix socket
+	// path; Start makes a short one under the system temp dir and Stop removes it.
+	SocketDir string
 }
 
 func (c Config) daemon() bool { return c.Mode == "daemon" }

@@ -23,8 +23,26 @@ var tmpl = template.Must(template.New("httpd.conf").Option("missingkey=error").P
 const AccessLogFormat = `%h %t \"%r\" %>s %b %D %P %{X-Pid}o %{X-App-Time-Us}o`
 
 // Paths of an instance, all under Config.Dir.
-func (c Config) confPath() string  { return filepath.Join(c.Dir, "httpd.conf") }
-func (c Config) runDir() string    { return filepath.Join(c.Dir, "run") }
+func (c Config) confPath() string { return filepath.Join(c.Dir, "httpd.conf") }
+func (c Config) runDir() string   { return filepath.Join(c.Dir, "run") }
+
+// maxSocketPath is what a unix socket path may hold (sun_path is 108 bytes with its NUL);
+// mod_wsgi names its daemon sockets <prefix>.<pid>.<generation>.<n>.sock.
+const maxSocketPath = 107
+
+// socketPrefix is where the mod_wsgi daemon sockets go: the run dir, unless its path is too
+// long for a unix socket (a deep test or --out directory), then c.SocketDir.
+func (c Config) socketPrefix() string {
+	if c.SocketDir != "" {
+		return filepath.Join(c.SocketDir, "wsgi")
+	}
+	return filepath.Join(c.runDir(), "wsgi")
+}
+
+// socketPathFits reports whether the longest socket name mod_wsgi may make fits in sun_path.
+func socketPathFits(prefix string) bool {
+	return len(prefix)+len(".4194304.999.999.sock") <= maxSocketPath
+}
 func (c Config) logDir() string    { return filepath.Join(c.Dir, "logs") }
 func (c Config) errorLog() string  { return filepath.Join(c.logDir(), "error.log") }
 func (c Config) accessLog() string { return filepath.Join(c.logDir(), "access.log") }
@@ -38,6 +56,7 @@ type templateData struct {
 	RunGroup        string
 	DaemonName      string // the WSGIDaemonProcess name
 	RunDir          string
+	SocketPrefix    string
 	ModulesDir      string
 	ErrorLog        string
 	AccessLog       string
@@ -59,6 +78,7 @@ func Render(c Config) (string, error) {
 		RunGroup:        RunGroup,
 		DaemonName:      DaemonGroup,
 		RunDir:          c.runDir(),
+		SocketPrefix:    c.socketPrefix(),
 		ModulesDir:      ModulesDir,
 		ErrorLog:        c.errorLog(),
 		AccessLog:       c.accessLog(),

@@ -35,6 +35,8 @@ type Server struct {
 	cfg       Config
 	p         *proc.Process
 	loadedMPM string
+	// ownSocketDir is the short socket dir Start made (see Config.SocketDir), removed by Stop.
+	ownSocketDir string
 
 	stopOnce sync.Once
 	stopErr  error
@@ -67,6 +69,23 @@ func Start(ctx context.Context, c Config) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	ownSocketDir := ""
+	if c.SocketDir == "" && c.daemon() && !socketPathFits(c.socketPrefix()) {
+		sd, err := os.MkdirTemp("", "wsgilab-sock-")
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(sd, 0o755); err != nil {
+			os.RemoveAll(sd)
+			return nil, err
+		}
+		c.SocketDir, ownSocketDir = sd, sd
+		defer func() {
+			if err != nil {
+				os.RemoveAll(sd)
+			}
+		}()
+	}
 	conf, err := Render(c)
 	if err != nil {
 		return nil, err
@@ -89,7 +108,7 @@ func Start(ctx context.Context, c Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, p: p, loadedMPM: mpm}
+	s := &Server{cfg: c, p: p, loadedMPM: mpm, ownSocketDir: ownSocketDir}
 	defer func() {
 		if err != nil {
 			if serr := s.Stop(); serr != nil {
@@ -162,7 +181,7 @@ func configTest(ctx context.Context, c Config) (string, error) {
 // waitReady polls /server-status?auto (Apache is up, and with the configured MPM) and then
 // the app until it answers.
 func (s *Server) waitReady(ctx context.Context) error {
-	client := &http.Client{}
+	client := NewClient(0)
 	get := func(path string) (int, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, "GET", s.URL()+path, nil)
 		if err != nil {
@@ -222,13 +241,32 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return fmt.Errorf("app %s answered HTTP %d to GET %s: %s (see %s)", s.cfg.AppPath, code, path,
 				strings.TrimSpace(string(body)), s.ErrorLog())
 		case err == nil:
-			// 503: a mod_wsgi daemon is not accepting yet; keep waiting.
+			// 503: a mod_wsgi daemon is not accepting yet; keep waiting, unless mod_wsgi
+			// already said it cannot run one (an alert: socket bind failed, fork failed).
+			if alert := s.wsgiAlert(); alert != "" {
+				return fmt.Errorf("mod_wsgi cannot start its daemon processes: %s (see %s)", alert, s.ErrorLog())
+			}
 			err = fmt.Errorf("HTTP %d", code)
 		}
 		if rerr := retry(s.URL()+path, err); rerr != nil {
 			return rerr
 		}
 	}
+}
+
+// wsgiAlert returns the first [wsgi:alert] or [wsgi:emerg] message of the error log, "" when
+// there is none.
+func (s *Server) wsgiAlert() string {
+	b, err := os.ReadFile(s.ErrorLog())
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "[wsgi:alert]") || strings.Contains(line, "[wsgi:emerg]") {
+			return logPrefixRE.ReplaceAllString(line, "")
+		}
+	}
+	return ""
 }
 
 var logPrefixRE = regexp.MustCompile(`^\[[^\]]*\] \[[^\]]*\] \[pid [^\]]*\](?: \[client [^\]]*\]| \[remote [^\]]*\])? ?`)
@@ -313,6 +351,9 @@ func (s *Server) Stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.stopErr = errors.Join(err, proc.WaitPortsFree(ctx, s.cfg.Port))
+		if s.ownSocketDir != "" {
+			os.RemoveAll(s.ownSocketDir)
+		}
 	})
 	return s.stopErr
 }

@@ -267,3 +267,39 @@ func TestMissingPackages(t *testing.T) {
 		t.Errorf("missing mod_wsgi: %v", err)
 	}
 }
+
+// A run directory too deep for a unix socket path (sun_path is 108 bytes): the mod_wsgi daemon
+// sockets go to a short directory of their own, which Stop removes.
+func TestDaemonModeInDeepDirectory(t *testing.T) {
+	app := testApp(t, "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n")
+	deep := filepath.Join(runDir(t), strings.Repeat("d", 60), strings.Repeat("e", 40))
+	c := Config{Dir: filepath.Join(deep, "apache"), Port: freePort(t), MPM: "event", Mode: "daemon",
+		Processes: 1, Threads: 1, AppPath: app}
+	if socketPathFits(c.socketPrefix()) {
+		t.Fatalf("test directory %s is not deep enough", c.Dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Start(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sockDir := s.ownSocketDir
+	if sockDir == "" || !socketPathFits(filepath.Join(sockDir, "wsgi")) {
+		t.Errorf("socket dir %q", sockDir)
+	}
+	resp, err := http.Get(s.URL() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET / = %d", resp.StatusCode)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sockDir); !os.IsNotExist(err) {
+		t.Errorf("socket dir %s left behind (%v)", sockDir, err)
+	}
+}

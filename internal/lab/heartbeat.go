@@ -45,7 +45,7 @@ type HeartbeatPlan struct {
 // DefaultHeartbeatPlan takes about 25 s per cell with a 4 s heartbeat.
 func DefaultHeartbeatPlan() HeartbeatPlan {
 	return HeartbeatPlan{Timeout: 4, IdleFactor: 3.5, Paths: []string{"/cast"}, BurstLimit: 30 * time.Second, RequestTimeout: 15 * time.Second, Concurrency: 4, MinRequests: 8,
-		MaxRequests: 400, Tail: 2 * time.Second}
+		MaxRequests: 200, Tail: 2 * time.Second}
 }
 
 // Idle is how long the service gets no traffic.

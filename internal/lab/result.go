@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"wsgilab/internal/apache"
 
 	"wsgilab/internal/observe"
 	"wsgilab/internal/scenario"
@@ -81,7 +82,7 @@ func statusFromApp(ctx context.Context, c *stack.Cell) json.RawMessage {
 	if err != nil {
 		return nil
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apache.NewClient(0).Do(req)
 	if err != nil {
 		return nil
 	}

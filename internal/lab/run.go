@@ -21,6 +21,8 @@ import (
 type Options struct {
 	Scenario string
 	Matrix   Matrix
+	// Cells, when set, is run instead of the matrix's product.
+	Cells []CellSpec
 	// Base holds the stack knobs common to every cell (app path, processes, threads, ...);
 	// the matrix and the scenario set the rest.
 	Base stack.Options
@@ -33,6 +35,8 @@ type Options struct {
 	OutDir string
 	// BrokerURL and ManagementURL select an existing broker; empty starts a private node.
 	BrokerURL, ManagementURL string
+	// Broker, when set, is a broker already started by the caller (who stops it).
+	Broker *broker.Broker
 	// WorkDir is where the run directory is made ("" = the system temp dir); Keep leaves the
 	// run directory (configs, logs) in place.
 	WorkDir string
@@ -80,7 +84,15 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 	if err := o.Heartbeat.Validate(); err != nil {
 		return nil, err
 	}
-	cells := o.Matrix.Cells()
+	cells := o.Cells
+	if len(cells) == 0 {
+		cells = o.Matrix.Cells()
+	}
+	for i := range cells {
+		if cells[i].ID == "" {
+			cells[i].ID = cells[i].name()
+		}
+	}
 	if len(cells) == 0 {
 		return nil, errors.New("the matrix has no cells")
 	}
@@ -106,20 +118,24 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 	}
 	res := &RunResult{Scenario: o.Scenario, ID: id, Start: time.Now(), Plan: o.Heartbeat, Parallel: o.Parallel}
 
-	var b *broker.Broker
-	if o.BrokerURL != "" || o.ManagementURL != "" {
+	b := o.Broker
+	switch {
+	case b != nil:
+	case o.BrokerURL != "" || o.ManagementURL != "":
 		if o.BrokerURL == "" || o.ManagementURL == "" {
 			return nil, errors.New("--broker and --management go together")
 		}
 		b, err = broker.Existing(o.BrokerURL, o.ManagementURL)
-	} else {
+	default:
 		progress(o.Progress, "starting a private RabbitMQ node")
 		b, err = broker.StartPrivate(ctx, filepath.Join(runDir, "broker"))
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer b.Stop()
+	if o.Broker == nil {
+		defer b.Stop()
+	}
 	res.Broker = BrokerInfo{Private: b.Private(), ManagementURL: b.ManagementURL(), AMQPPort: b.AMQPPort,
 		StartupMs: ms(b.StartupTime), Log: b.LogPath}
 

@@ -58,55 +58,70 @@ func burst(ctx context.Context, url string, plan HeartbeatPlan, wantPIDs int) Tr
 	)
 	for _, path := range plan.Paths {
 		wg.Go(func() {
-			pctx, cancel := context.WithCancel(ctx)
-			defer cancel()
 			seen := map[int]bool{}
 			ok := 0
-			cfg := bench.Config{
-				URL:            url + path,
-				Requests:       int64(plan.MaxRequests),
-				Concurrency:    plan.Concurrency,
-				Timeout:        plan.RequestTimeout,
-				CaptureHeaders: []string{"X-Pid"},
-				OnResponse: func(r bench.Response) {
-					mu.Lock()
-					defer mu.Unlock()
-					if t.First.IsZero() || r.Start.Before(t.First) {
-						t.First = r.Start
-					}
-					if end := r.Start.Add(r.Latency); end.After(t.Last) {
-						t.Last = end
-					}
-					t.Requests++
-					if r.Failure != bench.NoFailure || r.Err != nil {
-						t.Errors++
-						return
-					}
-					if r.Status < 200 || r.Status > 299 {
-						t.Non2xx++
-					}
-					ok++
-					latencies = append(latencies, r.Latency)
-					if pid, err := strconv.Atoi(r.CapturedString(0)); err == nil {
-						seen[pid] = true
-						if !allSeen[pid] {
-							allSeen[pid] = true
-							t.FirstPerPIDMs[strconv.Itoa(pid)] = ms(r.Latency)
+			// Rounds of doubling concurrency: Apache and mod_wsgi hand connections to the
+			// process that accepts first, and one process that keeps up can take them all
+			// (the kernel wakes the most recent waiter); more requests in flight than one
+			// process has slots forces the others to take some.
+			for round := 0; round < burstRounds && ctx.Err() == nil; round++ {
+				mu.Lock()
+				done := len(seen) >= wantPIDs && ok >= plan.MinRequests
+				mu.Unlock()
+				if done {
+					return
+				}
+				pctx, cancel := context.WithCancel(ctx)
+				cfg := bench.Config{
+					URL:            url + path,
+					Requests:       int64(plan.MaxRequests),
+					Concurrency:    plan.Concurrency << round,
+					Timeout:        plan.RequestTimeout,
+					CaptureHeaders: []string{"X-Pid"},
+					OnResponse: func(r bench.Response) {
+						mu.Lock()
+						defer mu.Unlock()
+						if t.First.IsZero() || r.Start.Before(t.First) {
+							t.First = r.Start
 						}
-					}
-					if len(seen) >= wantPIDs && ok >= plan.MinRequests {
-						cancel()
-					}
-				},
-			}
-			_, err := bench.Run(pctx, cfg)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil && pctx.Err() == nil:
-				errs = append(errs, path+": "+err.Error())
-			case ctx.Err() == context.DeadlineExceeded:
-				errs = append(errs, fmt.Sprintf("%s: stopped after %s with %d of %d processes answered", path, plan.BurstLimit, len(seen), wantPIDs))
+						if end := r.Start.Add(r.Latency); end.After(t.Last) {
+							t.Last = end
+						}
+						t.Requests++
+						if r.Failure != bench.NoFailure || r.Err != nil {
+							t.Errors++
+							return
+						}
+						if r.Status < 200 || r.Status > 299 {
+							t.Non2xx++
+						}
+						ok++
+						latencies = append(latencies, r.Latency)
+						if pid, err := strconv.Atoi(r.CapturedString(0)); err == nil {
+							seen[pid] = true
+							if !allSeen[pid] {
+								allSeen[pid] = true
+								t.FirstPerPIDMs[strconv.Itoa(pid)] = ms(r.Latency)
+							}
+						}
+						if len(seen) >= wantPIDs && ok >= plan.MinRequests {
+							cancel()
+						}
+					},
+				}
+				_, err := bench.Run(pctx, cfg)
+				cancel()
+				mu.Lock()
+				switch {
+				case err != nil && pctx.Err() == nil:
+					errs = append(errs, path+": "+err.Error())
+				case ctx.Err() == context.DeadlineExceeded:
+					errs = append(errs, fmt.Sprintf("%s: stopped after %s with %d of %d processes answered", path, plan.BurstLimit, len(seen), wantPIDs))
+				}
+				mu.Unlock()
+				if err != nil && pctx.Err() == nil {
+					return
+				}
 			}
 		})
 	}
@@ -123,5 +138,8 @@ func burst(ctx context.Context, url string, plan HeartbeatPlan, wantPIDs int) Tr
 	}
 	return t
 }
+
+// burstRounds is how many times a burst doubles its concurrency to reach every process.
+const burstRounds = 4
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"wsgilab/internal/apache"
 )
 
 // Scoreboard is one reading of Apache's mod_status (?auto).
@@ -57,7 +58,7 @@ type ScoreboardProbe struct {
 
 // NewScoreboard reads url, "http://127.0.0.1:PORT/server-status?auto".
 func NewScoreboard(url string) *ScoreboardProbe {
-	return &ScoreboardProbe{url: url, client: &http.Client{Timeout: 2 * time.Second}}
+	return &ScoreboardProbe{url: url, client: apache.NewClient(2 * time.Second)}
 }
 
 func (s *ScoreboardProbe) Name() string { return "scoreboard" }
