@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -367,29 +368,11 @@ func (b *Broker) Processes() []int {
 }
 
 func markedProcesses(node string) []int {
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		return nil
-	}
-	procs, err := fs.AllProcs()
-	if err != nil {
-		return nil
-	}
 	want := markerEnv + "=" + node
-	var out []int
-	for _, p := range procs {
+	return proc.Matching(func(p procfs.Proc) bool {
 		env, err := p.Environ()
-		if err != nil {
-			continue
-		}
-		for _, kv := range env {
-			if kv == want {
-				out = append(out, p.PID)
-				break
-			}
-		}
-	}
-	return out
+		return err == nil && slices.Contains(env, want)
+	})
 }
 
 // CtlCommand returns rabbitmqctl (or another CLI tool of the package, e.g. "rabbitmq-diagnostics"

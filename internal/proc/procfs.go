@@ -4,9 +4,9 @@ import (
 	"github.com/prometheus/procfs"
 )
 
-// GroupMembers lists the PIDs whose process group is pgid, read from /proc. A zombie still
-// counts until its parent reaps it; that is what keeps "Stop returned" meaning "all gone".
-func GroupMembers(pgid int) []int {
+// Matching lists the PIDs of the live processes (zombies included) for which keep is true. A
+// process that exits while it is looked at is skipped.
+func Matching(keep func(procfs.Proc) bool) []int {
 	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return nil
@@ -17,36 +17,32 @@ func GroupMembers(pgid int) []int {
 	}
 	var out []int
 	for _, p := range procs {
-		st, err := p.Stat()
-		if err != nil {
-			continue // it exited while we looked
-		}
-		if st.PGRP == pgid {
+		if keep(p) {
 			out = append(out, p.PID)
 		}
 	}
 	return out
 }
 
+// GroupMembers lists the PIDs whose process group is pgid, read from /proc. A zombie still
+// counts until its parent reaps it; that is what keeps "Stop returned" meaning "all gone".
+func GroupMembers(pgid int) []int {
+	return Matching(func(p procfs.Proc) bool {
+		st, err := p.Stat()
+		return err == nil && st.PGRP == pgid
+	})
+}
+
 // Descendants lists every live process below pid (children, grandchildren, ...), e.g. the
 // Apache children and mod_wsgi daemon processes under the Apache parent.
 func Descendants(pid int) []int {
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		return nil
-	}
-	procs, err := fs.AllProcs()
-	if err != nil {
-		return nil
-	}
 	children := map[int][]int{}
-	for _, p := range procs {
-		st, err := p.Stat()
-		if err != nil {
-			continue
+	Matching(func(p procfs.Proc) bool {
+		if st, err := p.Stat(); err == nil {
+			children[st.PPID] = append(children[st.PPID], p.PID)
 		}
-		children[st.PPID] = append(children[st.PPID], p.PID)
-	}
+		return false
+	})
 	var out []int
 	queue := []int{pid}
 	for len(queue) > 0 {
