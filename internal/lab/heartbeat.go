@@ -42,9 +42,10 @@ type HeartbeatPlan struct {
 	Tail time.Duration
 }
 
-// DefaultHeartbeatPlan takes about 25 s per cell with a 4 s heartbeat.
+// DefaultHeartbeatPlan takes about 20 s per cell: a 3 s heartbeat, so a 10.5 s idle, which
+// covers the broker's close (2-3 timeouts after the last data) with 1.5 s to spare.
 func DefaultHeartbeatPlan() HeartbeatPlan {
-	return HeartbeatPlan{Timeout: 4, IdleFactor: 3.5, Paths: []string{"/cast"}, BurstLimit: 30 * time.Second, RequestTimeout: 15 * time.Second, Concurrency: 4, MinRequests: 8,
+	return HeartbeatPlan{Timeout: 3, IdleFactor: 3.5, Paths: []string{"/cast"}, BurstLimit: 30 * time.Second, RequestTimeout: 15 * time.Second, Concurrency: 4, MinRequests: 8,
 		MaxRequests: 200, Tail: 2 * time.Second}
 }
 
