@@ -13,6 +13,7 @@ import (
 	"wsgilab/internal/observe"
 	"wsgilab/internal/scenario"
 	"wsgilab/internal/stack"
+	"wsgilab/internal/stats"
 )
 
 // CellResult is everything one cell produced. It is written as <out>/<cell id>.json.
@@ -31,7 +32,16 @@ import (
 //	 "status": {...},                       the app's /status after the probe (pid, heartbeat thread kind, ...)
 //	 "verdict": Verdict,                    see scenario.Verdict
 //	 "timeline": observe.Timeline,          every sample and matched log line
-//	 "notes": ["..."]}                      anything that went wrong around the measurement
+//	 "notes": ["..."],                      anything that went wrong around the measurement
+//	 "spikes": SpikesResult,                spikes scenario only (spikes.go)
+//	 "cell": "prefork-embedded-green",      throughput scenario only: the cell's id and its
+//	 "metrics": [stats.Series, ...],        series, one value per measured run (req/s, p50, p99),
+//	                                        where `wsgilab compare run.json` reads them
+//	 "throughput": ThroughputCell}          throughput scenario only (throughput.go)
+//
+// In the spikes and throughput scenarios the heartbeat fields (warmup, probe, status,
+// timeline) stay empty and the verdict's kind is MEASURED (or ERROR) with a one-line reason;
+// the figures are in "spikes" / "throughput".
 type CellResult struct {
 	Spec         CellSpec         `json:"spec"`
 	Vhost        string           `json:"vhost"`
@@ -50,6 +60,11 @@ type CellResult struct {
 	Timeline     observe.Timeline `json:"timeline"`
 	Notes        []string         `json:"notes,omitempty"`
 	Elapsed      float64          `json:"elapsed_s"`
+
+	Spikes     *SpikesResult   `json:"spikes,omitempty"`
+	Cell       string          `json:"cell,omitempty"`
+	Metrics    []stats.Series  `json:"metrics,omitempty"`
+	Throughput *ThroughputCell `json:"throughput,omitempty"`
 }
 
 // setupFailed records a cell whose stack did not come up: the verdict is ERROR with the reason

@@ -165,3 +165,30 @@ func match(rules []Rule, side Side, msg string) (*Rule, EventFields, bool) {
 	}
 	return nil, EventFields{}, false
 }
+
+// ProcessRules are the Apache and mod_wsgi lines that say when a process came to life and when
+// it loaded the app: what the spikes scenario lines up with slow requests (mod_wsgi 4.9 and the
+// MPMs at LogLevel wsgi:info mpm_*:info, which internal/apache configures). They are kept
+// apart from Rules because they are context, not heartbeat evidence: a heartbeat timeline
+// would fill with one line per Apache child.
+var ProcessRules = []Rule{
+	{"wsgi_script_load", SideClient, KindInfo,
+		regexp.MustCompile(`Loading Python script file '(?P<script>[^']+)'`),
+		"mod_wsgi imports the WSGI script in this process: on its first request in embedded mode or " +
+			"lazy daemon mode (the request waits for the whole import), at process start when preloaded"},
+	{"wsgi_create_interpreter", SideClient, KindInfo,
+		regexp.MustCompile(`Create interpreter '[^']*'`),
+		"mod_wsgi creates a sub-interpreter on first use (application groups other than %{GLOBAL})"},
+	{"wsgi_daemon_start", SideClient, KindInfo,
+		regexp.MustCompile(`Starting process '[^']+' with uid=`),
+		"mod_wsgi starts (or restarts) a daemon process"},
+	{"wsgi_python_init", SideClient, KindInfo,
+		regexp.MustCompile(`Initializing Python\.`),
+		"mod_wsgi initialises Python in a new process: an Apache child at fork (before it accepts) or a daemon"},
+	{"mpm_spawning", SideClient, KindInfo,
+		regexp.MustCompile(`server seems busy, .*spawning \d+ children`),
+		"prefork/worker/event: fewer idle workers than MinSpare*, the parent forks more children (AH00162)"},
+	{"app_loaded", SideClient, KindInfo,
+		regexp.MustCompile(`fakeservice loaded in pid \d+ in [\d.]+s`),
+		"the fake service's own account of its import (seconds from its first line to its last)"},
+}

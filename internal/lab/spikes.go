@@ -1,0 +1,1105 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"wsgilab/internal/broker"
+	"wsgilab/internal/observe"
+	"wsgilab/internal/scenario"
+	"wsgilab/internal/stack"
+)
+
+// The spikes scenario (seed 004): a low-traffic service behind a load balancer shows latency
+// spikes that the app's own timing never sees, because Apache creates processes that load the
+// interpreter and the app on their first request. Each cell gets B bursts of N requests at
+// concurrency C, without keep-alive (a load balancer's view), separated by idle gaps long
+// enough for Apache to reap spare children; every request is timed by the client, by the app
+// (X-App-Time-Us) and by Apache (%D, joined from the access log), and every slow request is
+// attributed to a cold start (its process loaded the app while it waited, per mod_wsgi's log)
+// or not. Cells run one at a time: they measure latency, and two cells loading Python at once
+// on a small machine would slow each other down.
+
+// VerdictMeasured is the verdict kind of a spikes or throughput cell that was measured: these
+// scenarios judge nothing, their verdict is the figures plus a one-line reason.
+const VerdictMeasured scenario.VerdictKind = "MEASURED"
+
+// DefaultSpikesImportCost is the CPU the fake service burns when it loads in the spikes
+// scenario, on top of importing eventlet and oslo.messaging (about 0.5-1 s on its own here):
+// a large Django or nova application, so that a cold start stands out.
+const DefaultSpikesImportCost = 300 * time.Millisecond
+
+// SpikesPlan is the traffic of the spikes scenario.
+//
+// JSON (run.json's "spikes_plan"):
+//
+//	{"bursts": 4, "requests_per_burst": 100, "concurrency": 16,
+//	 "gap_ns": 12000000000,                  idle between bursts
+//	 "path": "/",                            what each request GETs (a query string is added)
+//	 "spike_factor": 5,                      a spike is a request slower than this x the cell's median
+//	 "request_timeout_ns": 30000000000, "tail_ns": 1000000000}
+type SpikesPlan struct {
+	// Bursts is B; Requests is N, the requests of one burst; Concurrency is C, the requests in
+	// flight during a burst. Above MaxSpareServers (Apache's default is 10), a burst needs
+	// more children than Apache keeps between bursts.
+	Bursts      int `json:"bursts"`
+	Requests    int `json:"requests_per_burst"`
+	Concurrency int `json:"concurrency"`
+	// Gap is the idle between two bursts. prefork's maintenance kills one idle child per second
+	// above MaxSpareServers, so a gap of a dozen seconds returns a cell to its resting size.
+	Gap time.Duration `json:"gap_ns"`
+	// Path is the endpoint; "/" is the fake service's cheap one, which never touches the broker,
+	// so that the app's own time is microseconds and any latency above it is the server's.
+	Path string `json:"path"`
+	// SpikeFactor is k: a request slower than k x the cell's median client latency is a spike.
+	SpikeFactor float64 `json:"spike_factor"`
+	// RequestTimeout abandons a request; Tail is the wait after the last burst, for the last
+	// log lines and process exits.
+	RequestTimeout time.Duration `json:"request_timeout_ns"`
+	Tail           time.Duration `json:"tail_ns"`
+}
+
+// DefaultSpikesPlan takes about a minute per cell.
+func DefaultSpikesPlan() SpikesPlan {
+	return SpikesPlan{Bursts: 4, Requests: 100, Concurrency: 16, Gap: 12 * time.Second, Path: "/",
+		SpikeFactor: 5, RequestTimeout: 30 * time.Second, Tail: time.Second}
+}
+
+// Validate rejects plans that cannot show anything.
+func (p SpikesPlan) Validate() error {
+	switch {
+	case p.Bursts < 1:
+		return fmt.Errorf("--bursts=%d: must be >= 1", p.Bursts)
+	case p.Requests < 1:
+		return fmt.Errorf("--requests=%d: must be >= 1", p.Requests)
+	case p.Concurrency < 1 || p.Concurrency > p.Requests:
+		return fmt.Errorf("--concurrency=%d: must be between 1 and --requests (%d)", p.Concurrency, p.Requests)
+	case p.Gap < 0:
+		return fmt.Errorf("--gap=%v: must be >= 0", p.Gap)
+	case !strings.HasPrefix(p.Path, "/"):
+		return fmt.Errorf("--path %q: must start with /", p.Path)
+	case p.SpikeFactor <= 1:
+		return fmt.Errorf("--spike-factor=%g: must be > 1", p.SpikeFactor)
+	case p.RequestTimeout <= 0:
+		return fmt.Errorf("request timeout %v: must be > 0", p.RequestTimeout)
+	}
+	return nil
+}
+
+// Spare is a set of MPM spare-server settings, a matrix dimension of the spikes scenario.
+// Zero fields are Apache's compiled-in defaults (prefork: StartServers 5, MinSpareServers 5,
+// MaxSpareServers 10, MaxRequestWorkers 256).
+//
+// JSON: {"name": "default", "start_servers": 0, "min_spare": 0, "max_spare": 0, "max_request_workers": 0}
+type Spare struct {
+	// Name is "default" or the flag value it was parsed from ("2:1:2").
+	Name string `json:"name"`
+	// StartServers, and the spare bounds: MinSpareServers/MaxSpareServers under prefork,
+	// MinSpareThreads/MaxSpareThreads under worker and event.
+	StartServers      int `json:"start_servers"`
+	MinSpare          int `json:"min_spare"`
+	MaxSpare          int `json:"max_spare"`
+	MaxRequestWorkers int `json:"max_request_workers"`
+}
+
+// ParseSpare reads a --spare value: "default", or START:MINSPARE:MAXSPARE[:MAXREQUESTWORKERS]
+// (spare servers under prefork, spare threads under worker and event; 0 = Apache's default).
+func ParseSpare(s string) (Spare, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "default" {
+		return Spare{Name: "default"}, nil
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) < 3 || len(parts) > 4 {
+		return Spare{}, fmt.Errorf("--spare %q: want default or START:MINSPARE:MAXSPARE[:MAXREQUESTWORKERS]", s)
+	}
+	var v [4]int
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return Spare{}, fmt.Errorf("--spare %q: %q is not a number >= 0", s, p)
+		}
+		v[i] = n
+	}
+	if v[1] > 0 && v[2] > 0 && v[2] < v[1] {
+		return Spare{}, fmt.Errorf("--spare %q: MAXSPARE below MINSPARE", s)
+	}
+	return Spare{Name: s, StartServers: v[0], MinSpare: v[1], MaxSpare: v[2], MaxRequestWorkers: v[3]}, nil
+}
+
+// SpikesCell is one configuration of the spikes scenario.
+//
+// JSON: {"id": "prefork-daemon-preload", "mpm": "prefork", "mode": "daemon", "preload": true, "spare": Spare}
+type SpikesCell struct {
+	ID      string `json:"id"`
+	MPM     string `json:"mpm"`
+	Mode    string `json:"mode"`
+	Preload bool   `json:"preload"`
+	Spare   Spare  `json:"spare"`
+}
+
+func (c SpikesCell) name() string {
+	s := c.MPM + "-" + c.Mode
+	if c.Mode == "daemon" {
+		if c.Preload {
+			s += "-preload"
+		} else {
+			s += "-lazy"
+		}
+	}
+	if c.Spare.Name != "" && c.Spare.Name != "default" {
+		s += "-spare" + strings.ReplaceAll(c.Spare.Name, ":", "-")
+	}
+	return s
+}
+
+// SpikesMatrix is the spikes scenario's matrix: MPM x mode x spare settings x preload (the
+// last for daemon mode only: embedded mode always loads the app on a process's first request).
+type SpikesMatrix struct {
+	MPMs     []string
+	Modes    []string
+	Spares   []Spare
+	Preloads []bool
+}
+
+// Cells expands the matrix, MPM-major.
+func (m SpikesMatrix) Cells() []SpikesCell {
+	spares := m.Spares
+	if len(spares) == 0 {
+		spares = []Spare{{Name: "default"}}
+	}
+	preloads := m.Preloads
+	if len(preloads) == 0 {
+		preloads = []bool{true}
+	}
+	var out []SpikesCell
+	for _, mpm := range m.MPMs {
+		for _, mode := range m.Modes {
+			for _, sp := range spares {
+				if mode != "daemon" {
+					out = append(out, SpikesCell{MPM: mpm, Mode: mode, Spare: sp})
+					continue
+				}
+				for _, pl := range preloads {
+					out = append(out, SpikesCell{MPM: mpm, Mode: mode, Preload: pl, Spare: sp})
+				}
+			}
+		}
+	}
+	for i := range out {
+		out[i].ID = out[i].name()
+	}
+	return out
+}
+
+// DefaultSpikesCells is the seed's comparison: prefork + embedded mode with Apache's
+// compiled-in spare settings, against daemon mode with the app preloaded in pre-allocated
+// processes (same MPM and settings, so that the mod_wsgi mode is the only difference).
+func DefaultSpikesCells() []SpikesCell {
+	return SpikesMatrix{MPMs: []string{"prefork"}, Modes: []string{"embedded", "daemon"}}.Cells()
+}
+
+// spikesKnobs is the stack of a spikes cell: the MPM's spare settings from the cell, daemon
+// processes sized so that the burst's concurrency never queues for a thread (processes x
+// threads >= C), unless the user sized them.
+func spikesKnobs(base stack.Options, c SpikesCell, plan SpikesPlan) stack.Options {
+	o := base
+	o.MPM, o.Mode = c.MPM, c.Mode
+	o.StartServers, o.MaxRequestWorkers = c.Spare.StartServers, c.Spare.MaxRequestWorkers
+	if c.MPM == "prefork" {
+		o.MinSpareServers, o.MaxSpareServers = c.Spare.MinSpare, c.Spare.MaxSpare
+	} else {
+		o.MinSpareThreads, o.MaxSpareThreads = c.Spare.MinSpare, c.Spare.MaxSpare
+	}
+	if c.Mode == "daemon" {
+		if o.Processes == 0 {
+			o.Processes = 2
+		}
+		if o.Threads == 0 {
+			o.Threads = max(1, (plan.Concurrency+o.Processes-1)/o.Processes)
+		}
+		o.Preload = c.Preload
+	} else {
+		o.Processes, o.Threads, o.Preload, o.InactivityTimeout = 0, 0, false, 0
+	}
+	return o
+}
+
+// SpikesKnobs are the settings a spikes cell ran with (0 = Apache's or mod_wsgi's default).
+type SpikesKnobs struct {
+	StartServers      int     `json:"start_servers"`
+	MinSpare          int     `json:"min_spare"`
+	MaxSpare          int     `json:"max_spare"`
+	MaxRequestWorkers int     `json:"max_request_workers"`
+	Processes         int     `json:"processes,omitempty"`
+	Threads           int     `json:"threads,omitempty"`
+	Preload           bool    `json:"preload"`
+	ImportCostS       float64 `json:"import_cost_s"`
+	MonkeyPatch       bool    `json:"monkey_patch"`
+}
+
+// SpikesResult is what one spikes cell measured (CellResult.Spikes).
+//
+// JSON:
+//
+//	{"cell": SpikesCell, "knobs": SpikesKnobs,
+//	 "requests": 400, "errors": 0, "non_2xx": 0,
+//	 "client_ms": Latency,          the load balancer's view: connect + request + response
+//	 "app_ms": Latency,             the app's own time (X-App-Time-Us)
+//	 "apache_ms": Latency,          Apache's %D, joined from the access log by request id
+//	 "gap_p99_ms": 2210.4,          client p99 - app p99: time the app never sees
+//	 "joined": 400,                 requests found in the access log
+//	 "new_pids": 9,                 app processes whose first request was in the traffic
+//	 "cold_starts": 9,              app loads on the request path: a process loading the app (from
+//	                                its "Loading Python script file" line to the end of the import)
+//	                                while a request it serves is in Apache's hands (%D)
+//	 "cold_requests": 9,            requests that waited for their own process's load
+//	 "app_loads": 11,               every app load in the cell's error log (preloads, readiness too)
+//	 "spike_threshold_ms": 12.5,    spike_factor x median client latency
+//	 "spikes": 14, "spikes_cold": 9,        spikes that were cold starts themselves
+//	 "spikes_concurrent": 4,        other spikes that overlapped a load: CPU taken by the import, or
+//	                                waiting in the listen backlog while the children were loading
+//	 "spikes_unexplained": 1,
+//	 "processes_spawned": 12, "processes_exited": 8,   Apache children and mod_wsgi daemons born
+//	                                and gone during the traffic (sampled every 100 ms)
+//	 "bursts": [Burst, ...],
+//	 "timeline": [Second, ...],     one entry per second from the first burst to the end
+//	 "events": [observe.Event],     mod_wsgi/MPM process lines (observe.ProcessRules); cell file only
+//	 "request_log": [Request, ...]} every request; cell file only
+type SpikesResult struct {
+	Cell              SpikesCell      `json:"cell"`
+	Knobs             SpikesKnobs     `json:"knobs"`
+	Requests          int             `json:"requests"`
+	Errors            int             `json:"errors"`
+	Non2xx            int             `json:"non_2xx"`
+	Client            Latency         `json:"client_ms"`
+	App               Latency         `json:"app_ms"`
+	Apache            Latency         `json:"apache_ms"`
+	GapP99Ms          float64         `json:"gap_p99_ms"`
+	Joined            int             `json:"joined"`
+	NewPIDs           int             `json:"new_pids"`
+	ColdStarts        int             `json:"cold_starts"`
+	ColdRequests      int             `json:"cold_requests"`
+	AppLoads          int             `json:"app_loads"`
+	SpikeThresholdMs  float64         `json:"spike_threshold_ms"`
+	Spikes            int             `json:"spikes"`
+	SpikesCold        int             `json:"spikes_cold"`
+	SpikesConcurrent  int             `json:"spikes_concurrent"`
+	SpikesUnexplained int             `json:"spikes_unexplained"`
+	Spawned           int             `json:"processes_spawned"`
+	Exited            int             `json:"processes_exited"`
+	Bursts            []SpikesBurst   `json:"bursts"`
+	Timeline          []SpikesSecond  `json:"timeline"`
+	Events            []observe.Event `json:"events,omitempty"`
+	RequestLog        []SpikeRequest  `json:"request_log,omitempty"`
+}
+
+// Latency summarises one view of the cell's requests, in milliseconds (nearest-rank
+// percentiles of every request that has the figure).
+//
+// JSON: {"n": 400, "p50": 2.1, "p99": 2310.5, "max": 3120.9, "mean": 40.2}
+type Latency struct {
+	N    int     `json:"n"`
+	P50  float64 `json:"p50"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// SpikesBurst is one burst.
+//
+// JSON:
+//
+//	{"burst": 1, "start_s": 0, "duration_s": 3.4,   start from the first burst's, to its last response
+//	 "requests": 100, "p50_ms": 3.2, "p99_ms": 3300.1, "max_ms": 3350.2,   client latency
+//	 "cold_starts": 6, "spikes": 12,
+//	 "processes_before": 5, "processes_max": 21}     app processes alive just before, most during
+type SpikesBurst struct {
+	Burst           int     `json:"burst"`
+	StartS          float64 `json:"start_s"`
+	DurationS       float64 `json:"duration_s"`
+	Requests        int     `json:"requests"`
+	P50Ms           float64 `json:"p50_ms"`
+	P99Ms           float64 `json:"p99_ms"`
+	MaxMs           float64 `json:"max_ms"`
+	ColdStarts      int     `json:"cold_starts"`
+	Spikes          int     `json:"spikes"`
+	ProcessesBefore int     `json:"processes_before"`
+	ProcessesMax    int     `json:"processes_max"`
+}
+
+// SpikesSecond is one second of the cell's traffic phase, counted from the first burst's
+// start; requests are counted in the second they started.
+//
+// JSON:
+//
+//	{"t": 0,                        seconds from the first burst's start
+//	 "requests": 100,               requests started in that second
+//	 "p50_ms": 3.2, "p99_ms": 3300.1, "max_ms": 3350.2,   their client latency (0 without requests)
+//	 "cold_starts": 6,              of them, cold starts
+//	 "children": 14, "daemons": 0,  most Apache children / mod_wsgi daemon processes alive in it
+//	 "spawned": 8, "exited": 0}     processes first seen / last seen in it
+type SpikesSecond struct {
+	T          int     `json:"t"`
+	Requests   int     `json:"requests"`
+	P50Ms      float64 `json:"p50_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	MaxMs      float64 `json:"max_ms"`
+	ColdStarts int     `json:"cold_starts"`
+	Children   int     `json:"children"`
+	Daemons    int     `json:"daemons"`
+	Spawned    int     `json:"spawned"`
+	Exited     int     `json:"exited"`
+}
+
+// SpikeRequest is one request of the spikes scenario.
+//
+// JSON:
+//
+//	{"burst": 1, "seq": 17,        its id, "1.17", is in the query string and the access log
+//	 "t_ms": 12.3,                 start, from the first burst's start
+//	 "latency_ms": 1450.2,         client: connect to last byte
+//	 "connect_ms": 0.1, "status": 200, "error": "",
+//	 "pid": 4242,                  the process that ran the app: X-Pid (%P in embedded mode without it)
+//	 "apache_pid": 4242,           %P, the Apache child that took the connection
+//	 "app_ms": 0.002,              X-App-Time-Us
+//	 "apache_ms": 1449.8,          %D (absent when the access log lacks the request)
+//	 "first_for_pid": true,        the first request of this process in the traffic
+//	 "cold_start": true,           its process loaded the app while it waited
+//	 "spike": true,                slower than spike_factor x the cell's median
+//	 "cause": "cold_start"}        of a spike: cold_start, concurrent_cold_start (a load it did not
+//	                               wait for itself ran meanwhile), first_request (a first request
+//	                               without a load line) or "" (nothing found); the last two count
+//	                               as spikes_unexplained
+type SpikeRequest struct {
+	Burst       int      `json:"burst"`
+	Seq         int      `json:"seq"`
+	TMs         float64  `json:"t_ms"`
+	LatencyMs   float64  `json:"latency_ms"`
+	ConnectMs   float64  `json:"connect_ms"`
+	Status      int      `json:"status"`
+	Error       string   `json:"error,omitempty"`
+	PID         int      `json:"pid,omitempty"`
+	ApachePID   int      `json:"apache_pid,omitempty"`
+	AppMs       *float64 `json:"app_ms,omitempty"`
+	ApacheMs    *float64 `json:"apache_ms,omitempty"`
+	FirstForPID bool     `json:"first_for_pid,omitempty"`
+	ColdStart   bool     `json:"cold_start,omitempty"`
+	Spike       bool     `json:"spike,omitempty"`
+	Cause       string   `json:"cause,omitempty"`
+
+	start, end time.Time
+	id         string
+}
+
+// serverStart is when Apache read the request (its end minus %D), or its start on the client
+// when the access log lacks it.
+func (r *SpikeRequest) serverStart() time.Time {
+	if r.ApacheMs == nil {
+		return r.start
+	}
+	return r.end.Add(-time.Duration(*r.ApacheMs * float64(time.Millisecond)))
+}
+
+// Causes of a spike.
+const (
+	CauseColdStart           = "cold_start"
+	CauseConcurrentColdStart = "concurrent_cold_start"
+	CauseFirstRequest        = "first_request"
+)
+
+// spikesCell runs the spikes scenario on one cell and fills res; the cell's stack is stopped
+// before it returns.
+func spikesCell(ctx context.Context, vhost *broker.Vhost, dir string, base stack.Options, plan SpikesPlan,
+	cell SpikesCell, res *CellResult) {
+	o := spikesKnobs(base, cell, plan)
+	began := time.Now()
+	c, err := stack.Start(ctx, filepath.Join(dir, "stack"), vhost, o)
+	res.StartupMs = ms(time.Since(began))
+	if err != nil {
+		res.setupFailed(err, filepath.Join(dir, "stack", "apache"))
+		return
+	}
+	defer func() {
+		t0 := time.Now()
+		if err := c.Stop(); err != nil {
+			res.Notes = append(res.Notes, "teardown: "+err.Error())
+		}
+		res.TeardownMs = ms(time.Since(t0))
+	}()
+	res.URL, res.LoadedMPM = c.URL(), c.Apache.LoadedMPM()
+	res.ErrorLog, res.AccessLog = c.Apache.ErrorLog(), c.Apache.AccessLog()
+	if o.Mode == "daemon" && o.Preload {
+		// The stack is ready when one daemon answers; the others may still be importing the
+		// app, and a burst landing on one would measure the cell's start, not its steady state.
+		if err := waitPreloaded(ctx, c, preloadWait); err != nil {
+			res.Notes = append(res.Notes, err.Error())
+		}
+	}
+	res.AppProcesses = appProcesses(c)
+
+	appRole := "child"
+	if o.Mode == "daemon" {
+		appRole = "wsgi-daemon"
+	}
+	sampler := newProcSampler(func() []procInfo {
+		var out []procInfo
+		for _, p := range c.Apache.Processes() {
+			if p.Role != "parent" {
+				out = append(out, procInfo{pid: p.PID, role: p.Role})
+			}
+		}
+		return out
+	})
+	sctx, stopSampler := context.WithCancel(context.WithoutCancel(ctx))
+	samplerDone := make(chan struct{})
+	// The first sample is the cell at rest, before any burst.
+	sampler.sample()
+	go func() { sampler.run(sctx, 100*time.Millisecond); close(samplerDone) }()
+
+	client := spikeClient{addr: "127.0.0.1:" + strconv.Itoa(c.Port()), host: "127.0.0.1:" + strconv.Itoa(c.Port()),
+		timeout: plan.RequestTimeout}
+	var reqs []SpikeRequest
+	var burstStarts []time.Time
+	interrupted := false
+	for b := 1; b <= plan.Bursts; b++ {
+		burstStarts = append(burstStarts, time.Now())
+		reqs = append(reqs, client.burst(ctx, plan, b)...)
+		wait := plan.Gap
+		if b == plan.Bursts {
+			wait = plan.Tail
+		}
+		select {
+		case <-ctx.Done():
+			interrupted = true
+		case <-time.After(wait):
+		}
+		if interrupted {
+			break
+		}
+	}
+	stopSampler()
+	<-samplerDone
+
+	// The access log and the error log are written as requests end; both are complete now.
+	apacheLog, err := readAccessLog(c.Apache.AccessLog())
+	if err != nil {
+		res.Notes = append(res.Notes, "access log: "+err.Error())
+	}
+	events, err := readProcessEvents(c.Apache.ErrorLog())
+	if err != nil {
+		res.Notes = append(res.Notes, "error log: "+err.Error())
+	}
+	sp := analyzeSpikes(reqs, apacheLog, events, sampler.snapshot(appRole), burstStarts, plan, o.Mode == "embedded")
+	sp.Cell = cell
+	sp.Knobs = SpikesKnobs{StartServers: o.StartServers, MaxRequestWorkers: o.MaxRequestWorkers,
+		Processes: o.Processes, Threads: o.Threads, Preload: o.Preload, ImportCostS: o.ImportCost.Seconds(),
+		MonkeyPatch: o.MonkeyPatch}
+	if o.MPM == "prefork" {
+		sp.Knobs.MinSpare, sp.Knobs.MaxSpare = o.MinSpareServers, o.MaxSpareServers
+	} else {
+		sp.Knobs.MinSpare, sp.Knobs.MaxSpare = o.MinSpareThreads, o.MaxSpareThreads
+	}
+	res.Spikes = sp
+	if interrupted {
+		res.fail(fmt.Errorf("interrupted after %d of %d bursts: %w", len(burstStarts), plan.Bursts, ctx.Err()))
+		return
+	}
+	if sp.Requests > 0 && sp.Errors == sp.Requests {
+		res.fail(fmt.Errorf("every request failed (first: %s)", firstError(reqs)))
+		return
+	}
+	res.Verdict = Verdict{Kind: VerdictMeasured, Reason: sp.reason(plan)}
+}
+
+func firstError(reqs []SpikeRequest) string {
+	for _, r := range reqs {
+		if r.Error != "" {
+			return r.Error
+		}
+	}
+	return "none"
+}
+
+// reason is the cell's one-line summary.
+func (s *SpikesResult) reason(plan SpikesPlan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "client p99 %.1f ms vs app p99 %.2f ms (gap %.1f ms); ", s.Client.P99, s.App.P99, s.GapP99Ms)
+	switch {
+	case s.ColdStarts == 0:
+		b.WriteString("no cold start on the request path")
+	case s.ColdStarts == 1:
+		b.WriteString("1 cold start (a process loading the app while a request waited)")
+	default:
+		fmt.Fprintf(&b, "%d cold starts (processes loading the app while a request waited)", s.ColdStarts)
+	}
+	fmt.Fprintf(&b, "; %d spikes > %gx median (%.1f ms): %d cold, %d beside a cold start, %d other",
+		s.Spikes, plan.SpikeFactor, s.SpikeThresholdMs, s.SpikesCold, s.SpikesConcurrent, s.SpikesUnexplained)
+	if s.Errors > 0 {
+		fmt.Fprintf(&b, "; %d failed requests", s.Errors)
+	}
+	return b.String()
+}
+
+// preloadWait bounds the wait for preloaded daemons to finish importing the app.
+const preloadWait = 60 * time.Second
+
+// waitPreloaded waits until every mod_wsgi daemon process of c has logged loading the app and,
+// for the fake service, its own "loaded" line (a user's app has no such line: its load start
+// is all that can be seen).
+func waitPreloaded(ctx context.Context, c *stack.Cell, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		events, _ := readProcessEvents(c.Apache.ErrorLog())
+		started, loaded := map[int]bool{}, map[int]bool{}
+		for _, e := range events {
+			switch e.Rule {
+			case "wsgi_script_load":
+				started[e.Fields.PID] = true
+			case "app_loaded":
+				loaded[e.Fields.PID] = true
+			}
+		}
+		pending := 0
+		for _, p := range c.Apache.Processes() {
+			if p.Role == "wsgi-daemon" && (!started[p.PID] || (c.FakeService && !loaded[p.PID])) {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d daemon process(es) had not finished preloading the app after %s: the first burst may meet them", pending, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// reqParam is the query parameter that carries each request's id into Apache's access log
+// ("%r"), which is how %D is joined to the client's record exactly: the load generator of
+// internal/bench sends the same bytes every time, and X-Pid + X-App-Time-Us repeat (the app's
+// time of "/" is a microsecond or two).
+const reqParam = "wsgilab-req"
+
+// spikeClient sends one request per connection, like a load balancer without keep-alive:
+// a keep-alive connection would pin a prefork child and hide the respawns.
+type spikeClient struct {
+	addr, host string
+	timeout    time.Duration
+}
+
+// burst sends plan.Requests requests with plan.Concurrency in flight and returns them in
+// sequence order.
+func (c spikeClient) burst(ctx context.Context, plan SpikesPlan, burst int) []SpikeRequest {
+	out := make([]SpikeRequest, plan.Requests)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range plan.Concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= plan.Requests || ctx.Err() != nil {
+					return
+				}
+				id := strconv.Itoa(burst) + "." + strconv.Itoa(i+1)
+				out[i] = c.get(ctx, plan.Path, id)
+				out[i].Burst, out[i].Seq = burst, i+1
+			}
+		})
+	}
+	wg.Wait()
+	// Requests never sent (interrupted) are dropped.
+	return slices.DeleteFunc(out, func(r SpikeRequest) bool { return r.start.IsZero() })
+}
+
+func (c spikeClient) get(ctx context.Context, path, id string) (r SpikeRequest) {
+	r.id = id
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	req := "GET " + path + sep + reqParam + "=" + id + " HTTP/1.1\r\nHost: " + c.host +
+		"\r\nUser-Agent: wsgilab-spikes\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+	r.start = time.Now()
+	defer func() {
+		r.end = time.Now()
+		r.LatencyMs = ms(r.end.Sub(r.start))
+	}()
+	d := net.Dialer{Timeout: c.timeout}
+	conn, err := d.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	defer conn.Close()
+	// An interrupted run must not wait for a cold start to finish.
+	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })()
+	r.ConnectMs = ms(time.Since(r.start))
+	conn.SetDeadline(r.start.Add(c.timeout))
+	if _, err := io.WriteString(conn, req); err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	r.Status = resp.StatusCode
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if pid, err := strconv.Atoi(resp.Header.Get("X-Pid")); err == nil {
+		r.PID = pid
+	}
+	if us, err := strconv.ParseFloat(resp.Header.Get("X-App-Time-Us"), 64); err == nil {
+		v := us / 1000
+		r.AppMs = &v
+	}
+	return r
+}
+
+// accessEntry is one line of the access log (apache.AccessLogFormat).
+type accessEntry struct {
+	status    int
+	apacheUs  int64
+	apachePID int
+	appPID    int     // X-Pid, 0 for "-"
+	appUs     float64 // X-App-Time-Us, -1 for "-"
+}
+
+// accessLineRE parses `%h %t "%r" %>s %b %D %P %{X-Pid}o %{X-App-Time-Us}o`.
+var accessLineRE = regexp.MustCompile(`^\S+ \[[^\]]*\] "\S+ (\S+)[^"]*" (\d{3}) \S+ (\d+) (\d+) (\S+) (\S+)$`)
+
+// readAccessLog returns the access log's entries by request id (lines without one, like
+// readiness probes, are skipped).
+func readAccessLog(path string) (map[string]accessEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]accessEntry{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m := accessLineRE.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		_, query, ok := strings.Cut(m[1], "?")
+		if !ok {
+			continue
+		}
+		id := ""
+		for _, kv := range strings.Split(query, "&") {
+			if v, ok := strings.CutPrefix(kv, reqParam+"="); ok {
+				id = v
+			}
+		}
+		if id == "" {
+			continue
+		}
+		e := accessEntry{appUs: -1}
+		e.status, _ = strconv.Atoi(m[2])
+		e.apacheUs, _ = strconv.ParseInt(m[3], 10, 64)
+		e.apachePID, _ = strconv.Atoi(m[4])
+		e.appPID, _ = strconv.Atoi(m[5])
+		if v, err := strconv.ParseFloat(m[6], 64); err == nil {
+			e.appUs = v
+		}
+		out[id] = e
+	}
+	return out, sc.Err()
+}
+
+// readProcessEvents reads the whole error log through the process signatures.
+func readProcessEvents(path string) ([]observe.Event, error) {
+	lt := observe.NewLogTail("processes", observe.LogFile{Path: path, Source: "apache", Format: observe.FormatApache})
+	lt.Rules = observe.ProcessRules
+	defer lt.Close()
+	now := time.Now()
+	_, events, err := lt.Sample(context.Background(), now)
+	events = append(events, lt.Flush(now)...)
+	slices.SortStableFunc(events, func(a, b observe.Event) int { return a.Time.Compare(b.Time) })
+	return events, err
+}
+
+// procInfo is one process of a cell at one sample.
+type procInfo struct {
+	pid  int
+	role string
+}
+
+// procSampler records which of the cell's processes are alive, every interval: /proc is read
+// directly, since an HTTP status probe would take a prefork child for itself.
+type procSampler struct {
+	list    func() []procInfo
+	mu      sync.Mutex
+	samples []procSample
+}
+
+type procSample struct {
+	t     time.Time
+	procs []procInfo
+}
+
+func newProcSampler(list func() []procInfo) *procSampler { return &procSampler{list: list} }
+
+func (s *procSampler) sample() {
+	procs := s.list()
+	s.mu.Lock()
+	s.samples = append(s.samples, procSample{t: time.Now(), procs: procs})
+	s.mu.Unlock()
+}
+
+func (s *procSampler) run(ctx context.Context, every time.Duration) {
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.sample()
+			return
+		case <-tk.C:
+			s.sample()
+		}
+	}
+}
+
+// procHistory is what the sampler saw, for the analysis.
+type procHistory struct {
+	appRole string
+	samples []procSample
+}
+
+func (s *procSampler) snapshot(appRole string) procHistory {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return procHistory{appRole: appRole, samples: slices.Clone(s.samples)}
+}
+
+// appAlive is how many app processes the sample holds.
+func (h procHistory) appAlive(p procSample) int {
+	n := 0
+	for _, q := range p.procs {
+		if q.role == h.appRole {
+			n++
+		}
+	}
+	return n
+}
+
+// analyzeSpikes joins the client's records with the access log, attributes slow requests to
+// cold starts, and summarises. embedded says that the Apache child (%P) is the app's process
+// when the app does not report X-Pid.
+func analyzeSpikes(reqs []SpikeRequest, access map[string]accessEntry, events []observe.Event, procs procHistory,
+	burstStarts []time.Time, plan SpikesPlan, embedded bool) *SpikesResult {
+	s := &SpikesResult{Requests: len(reqs), Events: events, Bursts: []SpikesBurst{}, Timeline: []SpikesSecond{}}
+	if len(reqs) == 0 {
+		return s
+	}
+	slices.SortFunc(reqs, func(a, b SpikeRequest) int { return a.start.Compare(b.start) })
+	t0 := reqs[0].start
+	if len(burstStarts) > 0 && burstStarts[0].Before(t0) {
+		t0 = burstStarts[0]
+	}
+
+	// Join and first request per process.
+	seen := map[int]bool{}
+	for i := range reqs {
+		r := &reqs[i]
+		r.TMs = ms(r.start.Sub(t0))
+		if r.Error != "" {
+			s.Errors++
+		} else if r.Status < 200 || r.Status > 299 {
+			s.Non2xx++
+		}
+		if e, ok := access[r.id]; ok {
+			s.Joined++
+			r.ApachePID = e.apachePID
+			v := float64(e.apacheUs) / 1000
+			r.ApacheMs = &v
+			if r.PID == 0 && e.appPID > 0 {
+				r.PID = e.appPID
+			}
+			if r.AppMs == nil && e.appUs >= 0 {
+				a := e.appUs / 1000
+				r.AppMs = &a
+			}
+		}
+		if r.PID == 0 && embedded {
+			r.PID = r.ApachePID
+		}
+		if r.PID > 0 && !seen[r.PID] {
+			seen[r.PID] = true
+			r.FirstForPID = true
+			s.NewPIDs++
+		}
+	}
+
+	// Cold starts. A load runs from its "Loading Python script file" line to the app's own
+	// "loaded" line when it writes one (the fake service does), else to the end of the request
+	// it was logged during. A request of that process waited for it when the load overlaps
+	// the request's server-side part: from Apache reading it (its end minus %D) to its end.
+	// That is the request that triggered the load and, with threads, those queued behind the
+	// import; not a connection that sat in the listen backlog while every child was busy and
+	// was taken by this one after its load (that is a spike beside a cold start). A load no
+	// request waited for (a preloaded daemon at start, the readiness probe) is no cold start.
+	type load struct {
+		pid        int
+		from, till time.Time
+	}
+	var loads []load
+	for _, e := range events {
+		if e.Rule != "wsgi_script_load" && e.Rule != "wsgi_create_interpreter" {
+			continue
+		}
+		if e.Rule == "wsgi_script_load" {
+			s.AppLoads++
+		}
+		l := load{pid: e.Fields.PID, from: e.Time, till: e.Time}
+		ended := false
+		for _, f := range events {
+			if f.Rule == "app_loaded" && f.Fields.PID == l.pid && !f.Time.Before(e.Time) {
+				l.till, ended = f.Time, true
+				break
+			}
+		}
+		for _, r := range reqs {
+			if !ended && r.PID == l.pid && !e.Time.Before(r.serverStart()) && !e.Time.After(r.end) {
+				l.till, ended = r.end, true
+			}
+		}
+		onPath := false
+		for i := range reqs {
+			r := &reqs[i]
+			if r.PID == l.pid && !r.serverStart().After(l.till) && !r.end.Before(l.from) {
+				r.ColdStart, onPath = true, true
+			}
+		}
+		if onPath {
+			s.ColdStarts++
+		}
+		loads = append(loads, l)
+	}
+
+	// Spikes and their causes.
+	client := make([]float64, 0, len(reqs))
+	var app, apache []float64
+	for _, r := range reqs {
+		if r.Error != "" {
+			continue
+		}
+		client = append(client, r.LatencyMs)
+		if r.AppMs != nil {
+			app = append(app, *r.AppMs)
+		}
+		if r.ApacheMs != nil {
+			apache = append(apache, *r.ApacheMs)
+		}
+	}
+	s.Client, s.App, s.Apache = summarize(client), summarize(app), summarize(apache)
+	s.GapP99Ms = round3(s.Client.P99 - s.App.P99)
+	s.SpikeThresholdMs = round3(plan.SpikeFactor * s.Client.P50)
+	for i := range reqs {
+		r := &reqs[i]
+		if r.ColdStart {
+			s.ColdRequests++
+		}
+		if r.Error != "" || r.LatencyMs <= s.SpikeThresholdMs {
+			continue
+		}
+		r.Spike = true
+		s.Spikes++
+		switch {
+		case r.ColdStart:
+			r.Cause = CauseColdStart
+			s.SpikesCold++
+		case slices.ContainsFunc(loads, func(l load) bool {
+			return l.from.Before(r.end) && l.till.After(r.start)
+		}):
+			r.Cause = CauseConcurrentColdStart
+			s.SpikesConcurrent++
+		case r.FirstForPID:
+			r.Cause = CauseFirstRequest
+			s.SpikesUnexplained++
+		default:
+			s.SpikesUnexplained++
+		}
+	}
+
+	// Processes: lifetimes from the samples.
+	type life struct {
+		first, last time.Time
+		initial     bool
+	}
+	lives := map[int]*life{}
+	var lastSample time.Time
+	for k, p := range procs.samples {
+		lastSample = p.t
+		for _, q := range p.procs {
+			l, ok := lives[q.pid]
+			if !ok {
+				l = &life{first: p.t, initial: k == 0}
+				lives[q.pid] = l
+			}
+			l.last = p.t
+		}
+	}
+	for _, l := range lives {
+		if !l.initial {
+			s.Spawned++
+		}
+		if l.last.Before(lastSample) {
+			s.Exited++
+		}
+	}
+
+	// Per second.
+	end := reqs[len(reqs)-1].end
+	for _, r := range reqs {
+		if r.end.After(end) {
+			end = r.end
+		}
+	}
+	if lastSample.After(end) {
+		end = lastSample
+	}
+	n := int(end.Sub(t0)/time.Second) + 1
+	perSec := make([][]float64, n)
+	for i := 0; i < n; i++ {
+		s.Timeline = append(s.Timeline, SpikesSecond{T: i})
+	}
+	sec := func(t time.Time) int { return min(max(int(t.Sub(t0)/time.Second), -1), n-1) }
+	for _, r := range reqs {
+		i := sec(r.start)
+		if i < 0 {
+			continue
+		}
+		s.Timeline[i].Requests++
+		if r.ColdStart && r.FirstForPID {
+			s.Timeline[i].ColdStarts++
+		}
+		if r.Error == "" {
+			perSec[i] = append(perSec[i], r.LatencyMs)
+		}
+	}
+	for i, v := range perSec {
+		l := summarize(v)
+		s.Timeline[i].P50Ms, s.Timeline[i].P99Ms, s.Timeline[i].MaxMs = l.P50, l.P99, l.Max
+	}
+	for _, p := range procs.samples {
+		i := sec(p.t)
+		if i < 0 {
+			continue
+		}
+		children, daemons := 0, 0
+		for _, q := range p.procs {
+			switch q.role {
+			case "child":
+				children++
+			case "wsgi-daemon":
+				daemons++
+			}
+		}
+		s.Timeline[i].Children = max(s.Timeline[i].Children, children)
+		s.Timeline[i].Daemons = max(s.Timeline[i].Daemons, daemons)
+	}
+	for _, l := range lives {
+		if !l.initial {
+			if i := sec(l.first); i >= 0 {
+				s.Timeline[i].Spawned++
+			}
+		}
+		if l.last.Before(lastSample) {
+			if i := sec(l.last); i >= 0 {
+				s.Timeline[i].Exited++
+			}
+		}
+	}
+
+	// Per burst.
+	for b := 1; b <= len(burstStarts); b++ {
+		var lat []float64
+		bs := SpikesBurst{Burst: b, StartS: round3(burstStarts[b-1].Sub(t0).Seconds())}
+		var last time.Time
+		for _, r := range reqs {
+			if r.Burst != b {
+				continue
+			}
+			bs.Requests++
+			if r.end.After(last) {
+				last = r.end
+			}
+			if r.Error == "" {
+				lat = append(lat, r.LatencyMs)
+			}
+			if r.ColdStart && r.FirstForPID {
+				bs.ColdStarts++
+			}
+			if r.Spike {
+				bs.Spikes++
+			}
+		}
+		if !last.IsZero() {
+			bs.DurationS = round3(last.Sub(burstStarts[b-1]).Seconds())
+		}
+		l := summarize(lat)
+		bs.P50Ms, bs.P99Ms, bs.MaxMs = l.P50, l.P99, l.Max
+		for _, p := range procs.samples {
+			switch {
+			case !p.t.After(burstStarts[b-1]):
+				bs.ProcessesBefore = procs.appAlive(p)
+			case !last.IsZero() && !p.t.After(last):
+				bs.ProcessesMax = max(bs.ProcessesMax, procs.appAlive(p))
+			}
+		}
+		bs.ProcessesMax = max(bs.ProcessesMax, bs.ProcessesBefore)
+		s.Bursts = append(s.Bursts, bs)
+	}
+	s.RequestLog = reqs
+	return s
+}
+
+// summarize gives nearest-rank percentiles: each is a latency some request really had.
+func summarize(v []float64) Latency {
+	if len(v) == 0 {
+		return Latency{}
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	rank := func(p float64) float64 {
+		i := int(math.Ceil(p/100*float64(len(v)))) - 1
+		return v[min(max(i, 0), len(v)-1)]
+	}
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return Latency{N: len(v), P50: round3(rank(50)), P99: round3(rank(99)), Max: round3(v[len(v)-1]),
+		Mean: round3(sum / float64(len(v)))}
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
