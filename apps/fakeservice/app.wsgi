@@ -31,6 +31,10 @@ HEARTBEAT = os.environ.get("WSGILAB_HEARTBEAT", "green")
 HEARTBEAT_TIMEOUT = int(os.environ.get("WSGILAB_HEARTBEAT_TIMEOUT", "60"))
 HEARTBEAT_RATE = int(os.environ.get("WSGILAB_HEARTBEAT_RATE", "2"))
 IMPORT_COST = float(os.environ.get("WSGILAB_IMPORT_COST", "0"))
+# Seconds "/" waits before answering, like a real view waiting on its database: it keeps a
+# worker busy, so a burst needs as many workers as requests in flight (seed 004's app took
+# 40-80 ms).
+REQUEST_COST = float(os.environ.get("WSGILAB_REQUEST_COST", "0"))
 TOPIC = os.environ.get("WSGILAB_TOPIC", "wsgilab")
 TCP_KEEPALIVE = int(os.environ.get("WSGILAB_TCP_KEEPALIVE", "0") or 0)
 RPC_TIMEOUT = int(os.environ.get("WSGILAB_RPC_TIMEOUT", "10"))
@@ -269,6 +273,8 @@ def application(environ, start_response):
     status, body, ctype = "200 OK", b"", "text/plain"
     try:
         if path == "/":
+            if REQUEST_COST > 0:
+                time.sleep(REQUEST_COST)
             body = b"ok\n"
         elif path == "/status":
             body = json.dumps(_status(environ), indent=1).encode() + b"\n"

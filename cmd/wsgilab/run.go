@@ -337,6 +337,7 @@ func runSpikes(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&plan.Path, "path", plan.Path, "endpoint to GET (\"/\" never touches the broker; a query string is added)")
 	fs.Float64Var(&plan.SpikeFactor, "spike-factor", plan.SpikeFactor, "a spike is a request slower than this x the cell's median")
 	importCost := fs.Duration("import-cost", lab.DefaultSpikesImportCost, "CPU the fake app burns when it loads, like a large Django app (0 for none)")
+	requestCost := fs.Duration("request-cost", lab.DefaultSpikesRequestCost, "how long the fake app's / takes (a view waiting on its database); keeps workers busy so bursts make Apache fork")
 	processes := fs.Int("processes", 0, "mod_wsgi daemon processes (daemon mode; default 2)")
 	threads := fs.Int("threads", 0, "threads per daemon process (daemon mode; default: enough for --concurrency)")
 	monkeyPatch := fs.Bool("monkey-patch", true, "call eventlet.monkey_patch() at import, as nova-api does")
@@ -370,8 +371,8 @@ func runSpikes(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = plan.Validate()
 	}
-	if err == nil && (*processes < 0 || *threads < 0 || *importCost < 0) {
-		err = errors.New("--processes, --threads and --import-cost must be >= 0")
+	if err == nil && (*processes < 0 || *threads < 0 || *importCost < 0 || *requestCost < 0) {
+		err = errors.New("--processes, --threads, --import-cost and --request-cost must be >= 0")
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wsgilab run spikes: %v\n", err)
@@ -379,7 +380,7 @@ func runSpikes(args []string, stdout, stderr io.Writer) int {
 	}
 	o := lab.Options{Spikes: plan, SpikesCells: m.Cells()}
 	o.Base.AppPath, o.Base.Processes, o.Base.Threads = *app, *processes, *threads
-	o.Base.ImportCost, o.Base.MonkeyPatch = *importCost, *monkeyPatch
+	o.Base.ImportCost, o.Base.RequestCost, o.Base.MonkeyPatch = *importCost, *requestCost, *monkeyPatch
 	ro.options("spikes", &o, stderr)
 	return finishScenario(o, *ro.asJSON, stdout, stderr, func(res *lab.RunResult) error {
 		report.WriteSpikes(stdout, res)

@@ -65,6 +65,7 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.HeartbeatRate, "heartbeat-rate", 0, "heartbeat_rate (0 = oslo.messaging's 2)")
 	fs.BoolVar(&o.MonkeyPatch, "monkey-patch", true, "call eventlet.monkey_patch() at import, as nova-api does (--monkey-patch=false to not)")
 	fs.DurationVar(&o.ImportCost, "import-cost", 0, "CPU time the app burns when it loads, like a large Django app (e.g. 2s)")
+	fs.DurationVar(&o.RequestCost, "request-cost", 0, "how long the fake app's / takes before answering (e.g. 50ms)")
 	fs.IntVar(&o.TCPKeepalive, "tcp-keepalive", 0, "AMQP socket idle seconds before TCP keepalive probes (0 = py-amqp's 60)")
 	fs.IntVar(&o.RPCTimeout, "rpc-timeout", 0, "seconds /call waits for the conductor (0 = 10)")
 	fs.StringVar(&o.Topic, "topic", "", "RPC topic (default wsgilab)")

@@ -43,6 +43,13 @@ const VerdictMeasured scenario.VerdictKind = "MEASURED"
 // a large Django or nova application, so that a cold start stands out.
 const DefaultSpikesImportCost = 300 * time.Millisecond
 
+// DefaultSpikesRequestCost is how long the fake service's "/" takes in the spikes scenario
+// (seed 004's app reported 40-80 ms). A request that takes real time keeps its worker busy, so
+// a burst needs as many workers as it has requests in flight, Apache forks children for it and
+// reaps them in the gap after: the cold starts recur burst after burst. With a near-instant
+// "/" a few warm children serve every burst and the cold starts stop after the first two.
+const DefaultSpikesRequestCost = 50 * time.Millisecond
+
 // SpikesPlan is the traffic of the spikes scenario.
 //
 // JSON (run.json's "spikes_plan"):
@@ -249,6 +256,7 @@ type SpikesKnobs struct {
 	Threads           int     `json:"threads,omitempty"`
 	Preload           bool    `json:"preload"`
 	ImportCostS       float64 `json:"import_cost_s"`
+	RequestCostS      float64 `json:"request_cost_s"`
 	MonkeyPatch       bool    `json:"monkey_patch"`
 }
 
@@ -507,7 +515,7 @@ func spikesCell(ctx context.Context, vhost *broker.Vhost, dir string, base stack
 	sp := analyzeSpikes(reqs, apacheLog, events, sampler.snapshot(appRole), burstStarts, plan, o.Mode == "embedded")
 	sp.Cell = cell
 	sp.Knobs = SpikesKnobs{StartServers: o.StartServers, MaxRequestWorkers: o.MaxRequestWorkers,
-		Processes: o.Processes, Threads: o.Threads, Preload: o.Preload, ImportCostS: o.ImportCost.Seconds(),
+		Processes: o.Processes, Threads: o.Threads, Preload: o.Preload, ImportCostS: o.ImportCost.Seconds(), RequestCostS: o.RequestCost.Seconds(),
 		MonkeyPatch: o.MonkeyPatch}
 	if o.MPM == "prefork" {
 		sp.Knobs.MinSpare, sp.Knobs.MaxSpare = o.MinSpareServers, o.MaxSpareServers

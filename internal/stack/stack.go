@@ -68,6 +68,7 @@ type Options struct {
 	HeartbeatTimeout int           // seconds; 0 = oslo.messaging's default (60)
 	HeartbeatRate    int           // 0 = oslo.messaging's default (2)
 	ImportCost       time.Duration // CPU burnt when the app loads
+	RequestCost      time.Duration // how long the fake app's "/" waits before answering
 	TCPKeepalive     int           // seconds of idle before TCP keepalive probes; 0 = py-amqp's default (60)
 	RPCTimeout       int           // seconds an RPC call waits for the conductor; 0 = the app's default (10)
 	Topic            string        // RPC topic; "" = "wsgilab"
@@ -98,6 +99,9 @@ func (o Options) Validate() error {
 	}
 	if o.ImportCost < 0 {
 		errs = append(errs, fmt.Errorf("import-cost=%v: must be >= 0", o.ImportCost))
+	}
+	if o.RequestCost < 0 {
+		errs = append(errs, fmt.Errorf("request-cost=%v: must be >= 0", o.RequestCost))
 	}
 	if o.Topic != "" && strings.ContainsAny(o.Topic, " \t\n") {
 		errs = append(errs, fmt.Errorf("topic %q contains whitespace", o.Topic))
@@ -149,6 +153,9 @@ func (o Options) env(transportURL string) []string {
 	add("WSGILAB_RPC_TIMEOUT", o.RPCTimeout)
 	if o.ImportCost > 0 {
 		env = append(env, "WSGILAB_IMPORT_COST="+strconv.FormatFloat(o.ImportCost.Seconds(), 'f', -1, 64))
+	}
+	if o.RequestCost > 0 {
+		env = append(env, "WSGILAB_REQUEST_COST="+strconv.FormatFloat(o.RequestCost.Seconds(), 'f', -1, 64))
 	}
 	return append(env, o.Env...)
 }
