@@ -127,6 +127,7 @@ func (r *CellResult) judgeHeartbeat() {
 		WarmupP50Ms:   r.Warmup.P50Ms,
 		ProbeMaxMs:    r.Probe.MaxMs,
 		ProbeFailures: r.Probe.Errors + r.Probe.Non2xx,
+		WarmPIDs:      r.Warmup.PIDs,
 	}
 	r.Verdict = scenario.HeartbeatVerdict(obs, ph, r.Vhost)
 }

@@ -3,6 +3,8 @@ package scenario
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +76,12 @@ type Observations struct {
 	ProbeMaxMs    float64          `json:"probe_max_ms"`
 	ProbeFailures int64            `json:"probe_failures,omitempty"`
 	SetupError    string           `json:"setup_error,omitempty"`
+	// WarmPIDs are the service processes that answered the warm-up. The time to drop is
+	// measured on their connections only: a connection of a process that served no warm-up
+	// request (a child the MPM is retiring, hung in Python's shutdown) has been silent since
+	// before the warm-up, so its close says nothing about how long an idle service survives.
+	// Empty: every connection of the cell counts.
+	WarmPIDs []int `json:"warm_pids,omitempty"`
 }
 
 // Verdict is the judgement of one heartbeat cell, with the numbers and lines it rests on.
@@ -286,7 +294,7 @@ func HeartbeatVerdict(obs Observations, ph Phases, vhost string) Verdict {
 	var evidence []observe.Event
 	closeRule := map[int]string{} // client port -> how the broker says it closed
 	missedPorts := map[int]bool{}
-	var firstMissed time.Time
+	var firstMissed, firstWarmMissed time.Time
 	missedTimeout := 0
 	closedAt := map[int]time.Time{} // client port -> the broker's "client unexpectedly closed" line
 	var clientDrops int
@@ -307,6 +315,10 @@ func HeartbeatVerdict(obs Observations, ph Phases, vhost string) Verdict {
 				}
 				if firstMissed.IsZero() || e.Time.Before(firstMissed) {
 					firstMissed, missedTimeout = e.Time, e.Fields.HeartbeatTimeout
+				}
+				if pid := kombuPID(e.Fields.ClientName); (len(obs.WarmPIDs) == 0 || pid == 0 || slices.Contains(obs.WarmPIDs, pid)) &&
+					(firstWarmMissed.IsZero() || e.Time.Before(firstWarmMissed)) {
+					firstWarmMissed = e.Time
 				}
 				closeRule[e.Fields.ClientPort] = e.Rule
 			case "client_closed_tcp":
@@ -380,12 +392,24 @@ func HeartbeatVerdict(obs Observations, ph Phases, vhost string) Verdict {
 	}
 	v.Reconnects = len(reconnects)
 
-	// Time to drop: from the last traffic to the earliest sign of it.
+	// Time to drop: from the last traffic to the earliest sign of it, on the connections of
+	// the processes the warm-up reached.
+	warm := map[int]bool{}
+	for _, pid := range obs.WarmPIDs {
+		warm[pid] = true
+	}
+	warmName := func(name string) bool {
+		pid := kombuPID(name)
+		return len(warm) == 0 || pid == 0 || warm[pid]
+	}
 	var dropT time.Time
-	if !firstMissed.IsZero() {
-		dropT, v.DropSeenBy = firstMissed, "broker_log"
+	if !firstWarmMissed.IsZero() {
+		dropT, v.DropSeenBy = firstWarmMissed, "broker_log"
 	}
 	for p := range dropped {
+		if in := infos[p]; in != nil && !warmName(in.name) {
+			continue
+		}
 		if t, ok := closedAt[p]; ok && (dropT.IsZero() || t.Before(dropT)) {
 			dropT, v.DropSeenBy = t, "broker_log"
 		}
@@ -412,8 +436,8 @@ func HeartbeatVerdict(obs Observations, ph Phases, vhost string) Verdict {
 			if missedTimeout > 0 {
 				s += fmt.Sprintf(" (timeout %ds)", missedTimeout)
 			}
-			if !firstMissed.IsZero() {
-				s += fmt.Sprintf(" %.1f s after the last traffic", firstMissed.Sub(ph.WarmupEnd).Seconds())
+			if v.TimeToDropSeconds != nil && v.DropSeenBy == "broker_log" {
+				s += fmt.Sprintf(", the first %.1f s after the last traffic", *v.TimeToDropSeconds)
 			}
 			why = append(why, s)
 		}
@@ -523,4 +547,18 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// kombuPID is the PID in a kombu connection name, "<argv0>:<pid>:<uuid>" (argv0 may contain
+// colons, so it is taken from the right); 0 when the name has none.
+func kombuPID(name string) int {
+	parts := strings.Split(name, ":")
+	if len(parts) < 3 {
+		return 0
+	}
+	pid, err := strconv.Atoi(parts[len(parts)-2])
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
 }

@@ -116,8 +116,28 @@ func TestVerdictGreenDrop(t *testing.T) {
 		timeToDrop: floatp(5.996), seenBy: "broker_log", reconnects: 1, errors: 1,
 		extraMs:  1009.4, // 1009.932 ms probe (reset + 1 s retry) - 0.501 ms warm-up median
 		evidence: []string{"missed_heartbeats", "amqp_unreachable", "reconnected"},
-		reason:   []string{"missed heartbeats (timeout 2s) 6.0 s after the last traffic", "reconnected 1 time", "1 -> 0"},
+		reason:   []string{"missed heartbeats (timeout 2s), the first 6.0 s after the last traffic", "reconnected 1 time", "1 -> 0"},
 	})
+}
+
+// The time to drop is measured on the connections of the processes the warm-up reached: the
+// same drop, held by a process the warm-up did not reach (a child the MPM retired, silent
+// since before the warm-up), is still a drop but gives no time to drop.
+func TestVerdictTimeToDropCountsWarmProcessesOnly(t *testing.T) {
+	fx := load(t, "green-drop")
+	fx.Observations.WarmPIDs = []int{21854} // the kombu name's PID: scenario.py:21854:...
+	v := fx.verdict()
+	if v.TimeToDropSeconds == nil || *v.TimeToDropSeconds != 5.996 {
+		t.Fatalf("warm process: time to drop %v, want 5.996", derefF(v.TimeToDropSeconds))
+	}
+	fx.Observations.WarmPIDs = []int{4242}
+	v = fx.verdict()
+	if v.Kind != VerdictDropped || v.MissedHeartbeats != 1 {
+		t.Fatalf("verdict %s missed %d, want DROPPED with 1 missed", v.Kind, v.MissedHeartbeats)
+	}
+	if v.TimeToDropSeconds != nil {
+		t.Fatalf("time to drop %v from a process the warm-up did not reach", *v.TimeToDropSeconds)
+	}
 	if e := v.Evidence[0]; e.Fields.ClientPort != 50178 || e.Fields.Vhost != "cellA" || !strings.Contains(e.Line, "missed heartbeats from client, timeout: 2s") {
 		t.Errorf("broker evidence: %+v", e)
 	}
