@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"wsgilab/internal/broker"
@@ -100,13 +99,18 @@ func cellKnobs(o stack.Options, spec CellSpec) stack.Options {
 	return o
 }
 
+// appRole is the apache.Process role of the processes that run the app in a mod_wsgi mode.
+func appRole(mode string) string {
+	if mode == "daemon" {
+		return "wsgi-daemon"
+	}
+	return "child"
+}
+
 // appProcesses counts the processes of a running cell that execute the app: the MPM children
 // in embedded mode, the mod_wsgi daemon processes in daemon mode.
 func appProcesses(c *stack.Cell) int {
-	role := "child"
-	if c.Options.Mode == "daemon" {
-		role = "wsgi-daemon"
-	}
+	role := appRole(c.Options.Mode)
 	n := 0
 	for _, p := range c.Apache.Processes() {
 		if p.Role == role {
@@ -131,22 +135,11 @@ func heartbeatCell(ctx context.Context, b *broker.Broker, vhost *broker.Vhost, d
 			logOffset = st.Size()
 		}
 	}
-	began := time.Now()
-	c, err := stack.Start(ctx, filepath.Join(dir, "stack"), vhost, o)
-	res.StartupMs = ms(time.Since(began))
-	if err != nil {
-		res.setupFailed(err, filepath.Join(dir, "stack", "apache"))
+	c := res.startStack(ctx, dir, vhost, o)
+	if c == nil {
 		return
 	}
-	defer func() {
-		t0 := time.Now()
-		if err := c.Stop(); err != nil {
-			res.Notes = append(res.Notes, "teardown: "+err.Error())
-		}
-		res.TeardownMs = ms(time.Since(t0))
-	}()
-	res.URL, res.LoadedMPM = c.URL(), c.Apache.LoadedMPM()
-	res.ErrorLog, res.AccessLog = c.Apache.ErrorLog(), c.Apache.AccessLog()
+	defer res.stopStack(c)
 
 	target := observe.Target{
 		Cell: res.Spec.ID, Vhost: vhost.Name, BrokerPort: vhost.AMQPPort,
@@ -181,8 +174,7 @@ func heartbeatCell(ctx context.Context, b *broker.Broker, vhost *broker.Vhost, d
 		return obs.Timeline()
 	}
 
-	want := appProcesses(c)
-	res.AppProcesses = want
+	want := res.AppProcesses
 	res.Warmup = burst(ctx, c.URL(), plan, want)
 	if len(res.Warmup.PIDs) < want {
 		res.Notes = append(res.Notes, fmt.Sprintf("the warm-up reached %d of %d app processes", len(res.Warmup.PIDs), want))

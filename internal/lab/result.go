@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 	"wsgilab/internal/apache"
 
+	"wsgilab/internal/broker"
 	"wsgilab/internal/observe"
 	"wsgilab/internal/scenario"
 	"wsgilab/internal/stack"
@@ -67,10 +69,30 @@ type CellResult struct {
 	Throughput *ThroughputCell `json:"throughput,omitempty"`
 }
 
-// setupFailed records a cell whose stack did not come up: the verdict is ERROR with the reason
-// (the first line of the error, which names the app's exception when the app failed to load).
-func (r *CellResult) setupFailed(err error, _ string) {
-	r.fail(fmt.Errorf("setup failed: %w", err))
+// startStack brings the cell's stack up in dir and records in r its start-up time, URL, loaded
+// MPM, log paths and app processes. When it fails, r is an ERROR whose reason is the first line
+// of the error (which names the app's exception when the app failed to load) and the cell is nil.
+func (r *CellResult) startStack(ctx context.Context, dir string, vhost *broker.Vhost, o stack.Options) *stack.Cell {
+	began := time.Now()
+	c, err := stack.Start(ctx, filepath.Join(dir, "stack"), vhost, o)
+	r.StartupMs = ms(time.Since(began))
+	if err != nil {
+		r.fail(fmt.Errorf("setup failed: %w", err))
+		return nil
+	}
+	r.URL, r.LoadedMPM = c.URL(), c.Apache.LoadedMPM()
+	r.ErrorLog, r.AccessLog = c.Apache.ErrorLog(), c.Apache.AccessLog()
+	r.AppProcesses = appProcesses(c)
+	return c
+}
+
+// stopStack stops the cell's stack and records how long that took.
+func (r *CellResult) stopStack(c *stack.Cell) {
+	t0 := time.Now()
+	if err := c.Stop(); err != nil {
+		r.Notes = append(r.Notes, "teardown: "+err.Error())
+	}
+	r.TeardownMs = ms(time.Since(t0))
 }
 
 func (r *CellResult) fail(err error) {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -435,22 +434,11 @@ const (
 func spikesCell(ctx context.Context, vhost *broker.Vhost, dir string, base stack.Options, plan SpikesPlan,
 	cell SpikesCell, res *CellResult) {
 	o := spikesKnobs(base, cell, plan)
-	began := time.Now()
-	c, err := stack.Start(ctx, filepath.Join(dir, "stack"), vhost, o)
-	res.StartupMs = ms(time.Since(began))
-	if err != nil {
-		res.setupFailed(err, filepath.Join(dir, "stack", "apache"))
+	c := res.startStack(ctx, dir, vhost, o)
+	if c == nil {
 		return
 	}
-	defer func() {
-		t0 := time.Now()
-		if err := c.Stop(); err != nil {
-			res.Notes = append(res.Notes, "teardown: "+err.Error())
-		}
-		res.TeardownMs = ms(time.Since(t0))
-	}()
-	res.URL, res.LoadedMPM = c.URL(), c.Apache.LoadedMPM()
-	res.ErrorLog, res.AccessLog = c.Apache.ErrorLog(), c.Apache.AccessLog()
+	defer res.stopStack(c)
 	if o.Mode == "daemon" && o.Preload {
 		// The stack is ready when one daemon answers; the others may still be importing the
 		// app, and a burst landing on one would measure the cell's start, not its steady state.
@@ -460,10 +448,7 @@ func spikesCell(ctx context.Context, vhost *broker.Vhost, dir string, base stack
 	}
 	res.AppProcesses = appProcesses(c)
 
-	appRole := "child"
-	if o.Mode == "daemon" {
-		appRole = "wsgi-daemon"
-	}
+	role := appRole(o.Mode)
 	sampler := newProcSampler(func() []procInfo {
 		var out []procInfo
 		for _, p := range c.Apache.Processes() {
@@ -512,7 +497,7 @@ func spikesCell(ctx context.Context, vhost *broker.Vhost, dir string, base stack
 	if err != nil {
 		res.Notes = append(res.Notes, "error log: "+err.Error())
 	}
-	sp := analyzeSpikes(reqs, apacheLog, events, sampler.snapshot(appRole), burstStarts, plan, o.Mode == "embedded")
+	sp := analyzeSpikes(reqs, apacheLog, events, sampler.snapshot(role), burstStarts, plan, o.Mode == "embedded")
 	sp.Cell = cell
 	sp.Knobs = SpikesKnobs{StartServers: o.StartServers, MaxRequestWorkers: o.MaxRequestWorkers,
 		Processes: o.Processes, Threads: o.Threads, Preload: o.Preload, ImportCostS: o.ImportCost.Seconds(), RequestCostS: o.RequestCost.Seconds(),

@@ -252,19 +252,14 @@ func startThroughputCell(ctx context.Context, b *broker.Broker, runDir, runID st
 		return nil
 	}
 	res.Vhost = vhost.Name
-	c, err := stack.Start(ctx, filepath.Join(res.Dir, "stack"), vhost, kn)
-	res.StartupMs = ms(time.Since(began))
-	if err != nil {
-		res.setupFailed(err, "")
+	c := res.startStack(ctx, res.Dir, vhost, kn)
+	if c == nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		vhost.Delete(dctx)
 		progress(o.Progress, "cell %s: %s (%.1fs)", res.Spec.ID, res.Verdict.Kind, time.Since(began).Seconds())
 		return nil
 	}
-	res.URL, res.LoadedMPM = c.URL(), c.Apache.LoadedMPM()
-	res.ErrorLog, res.AccessLog = c.Apache.ErrorLog(), c.Apache.AccessLog()
-	res.AppProcesses = appProcesses(c)
 	progress(o.Progress, "cell %s: up (%.1fs)", res.Spec.ID, time.Since(began).Seconds())
 	return c
 }
