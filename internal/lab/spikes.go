@@ -429,14 +429,6 @@ func spikesCell(ctx context.Context, vhost *broker.Vhost, dir string, base stack
 		return
 	}
 	defer res.stopStack(c)
-	if o.Mode == "daemon" && o.Preload {
-		// The stack is ready when one daemon answers; the others may still be importing the
-		// app, and a burst landing on one would measure the cell's start, not its steady state.
-		if err := waitPreloaded(ctx, c, preloadWait); err != nil {
-			res.Notes = append(res.Notes, err.Error())
-		}
-	}
-	res.AppProcesses = appProcesses(c)
 
 	role := appRole(o.Mode)
 	sampler := newProcSampler(func() []procInfo {
@@ -483,7 +475,7 @@ func spikesCell(ctx context.Context, vhost *broker.Vhost, dir string, base stack
 	if err != nil {
 		res.Notes = append(res.Notes, "access log: "+err.Error())
 	}
-	events, err := readProcessEvents(c.Apache.ErrorLog())
+	events, err := observe.ReadProcessEvents(c.Apache.ErrorLog())
 	if err != nil {
 		res.Notes = append(res.Notes, "error log: "+err.Error())
 	}
@@ -536,43 +528,4 @@ func (s *SpikesResult) reason(plan SpikesPlan) string {
 		fmt.Fprintf(&b, "; %d failed requests", s.Errors)
 	}
 	return b.String()
-}
-
-// preloadWait bounds the wait for preloaded daemons to finish importing the app.
-const preloadWait = 60 * time.Second
-
-// waitPreloaded waits until every mod_wsgi daemon process of c has logged loading the app and,
-// for the fake service, its own "loaded" line (a user's app has no such line: its load start
-// is all that can be seen).
-func waitPreloaded(ctx context.Context, c *stack.Cell, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		events, _ := readProcessEvents(c.Apache.ErrorLog())
-		started, loaded := map[int]bool{}, map[int]bool{}
-		for _, e := range events {
-			switch e.Rule {
-			case "wsgi_script_load":
-				started[e.Fields.PID] = true
-			case "app_loaded":
-				loaded[e.Fields.PID] = true
-			}
-		}
-		pending := 0
-		for _, p := range c.Apache.Processes() {
-			if p.Role == "wsgi-daemon" && (!started[p.PID] || (c.FakeService && !loaded[p.PID])) {
-				pending++
-			}
-		}
-		if pending == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d daemon process(es) had not finished preloading the app after %s: the first burst may meet them", pending, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

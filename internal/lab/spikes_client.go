@@ -14,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"wsgilab/internal/observe"
 )
 
 // The spikes scenario's client side and its readers of what Apache recorded: one request per
@@ -159,18 +157,6 @@ func readAccessLog(path string) (map[string]accessEntry, error) {
 		out[id] = e
 	}
 	return out, sc.Err()
-}
-
-// readProcessEvents reads the whole error log through the process signatures.
-func readProcessEvents(path string) ([]observe.Event, error) {
-	lt := observe.NewLogTail("processes", observe.LogFile{Path: path, Source: "apache", Format: observe.FormatApache})
-	lt.Rules = observe.ProcessRules
-	defer lt.Close()
-	now := time.Now()
-	_, events, err := lt.Sample(context.Background(), now)
-	events = append(events, lt.Flush(now)...)
-	slices.SortStableFunc(events, func(a, b observe.Event) int { return a.Time.Compare(b.Time) })
-	return events, err
 }
 
 // procInfo is one process of a cell at one sample.

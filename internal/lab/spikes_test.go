@@ -286,7 +286,7 @@ func TestReadProcessEvents(t *testing.T) {
 	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	events, err := readProcessEvents(path)
+	events, err := observe.ReadProcessEvents(path)
 	if err != nil {
 		t.Fatal(err)
 	}

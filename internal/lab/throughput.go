@@ -12,6 +12,7 @@ import (
 	"wsgilab/internal/apache"
 	"wsgilab/internal/bench"
 	"wsgilab/internal/broker"
+	"wsgilab/internal/observe"
 	"wsgilab/internal/stack"
 	"wsgilab/internal/stats"
 )
@@ -309,7 +310,7 @@ func throughputRun(ctx context.Context, c *stack.Cell, plan ThroughputPlan) Thro
 
 // countColdStarts counts, per run, the app loads the cell's error log shows during it.
 func countColdStarts(c *stack.Cell, t *ThroughputCell) {
-	events, err := readProcessEvents(c.Apache.ErrorLog())
+	events, err := observe.ReadProcessEvents(c.Apache.ErrorLog())
 	if err != nil {
 		return
 	}

@@ -23,6 +23,7 @@ import (
 	"wsgilab/apps/fakeservice"
 	"wsgilab/internal/apache"
 	"wsgilab/internal/broker"
+	"wsgilab/internal/observe"
 	"wsgilab/internal/proc"
 )
 
@@ -292,6 +293,13 @@ func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *
 		}
 		c.Startup.FirstCall = time.Since(began)
 	}
+	if o.Mode == "daemon" && o.Preload {
+		// One daemon answering does not make the cell ready: the others may still be importing
+		// the app, and the first requests they take would measure the cell's start.
+		if err := c.waitPreloaded(ctx, preloadWait); err != nil {
+			return nil, err
+		}
+	}
 	c.StartupTime = time.Since(began)
 	return c, nil
 }
@@ -403,4 +411,44 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// preloadWait bounds the wait for preloaded daemons to finish importing the app.
+const preloadWait = 60 * time.Second
+
+// waitPreloaded waits until every mod_wsgi daemon process of the cell has logged loading the
+// app and, for the fake service, its own "loaded" line (a user's app has no such line: its load
+// start is all that can be seen).
+func (c *Cell) waitPreloaded(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		events, _ := observe.ReadProcessEvents(c.Apache.ErrorLog())
+		started, loaded := map[int]bool{}, map[int]bool{}
+		for _, e := range events {
+			switch e.Rule {
+			case "wsgi_script_load":
+				started[e.Fields.PID] = true
+			case "app_loaded":
+				loaded[e.Fields.PID] = true
+			}
+		}
+		pending := 0
+		for _, p := range c.Apache.Processes() {
+			if p.Role == "wsgi-daemon" && (!started[p.PID] || (c.FakeService && !loaded[p.PID])) {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d mod_wsgi daemon process(es) had not finished preloading the app after %s (see %s)",
+				pending, timeout, c.Apache.ErrorLog())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"wsgilab/internal/broker"
+	"wsgilab/internal/observe"
 	"wsgilab/internal/proc"
 )
 
@@ -410,4 +411,42 @@ func processesMentioning(s string) []string {
 		}
 	}
 	return out
+}
+
+// Daemon mode with preloading: Start returns only when every daemon process has finished
+// importing the app, not when the first one answers (an import cost makes them finish apart).
+func TestPreloadedDaemonsAllLoadedWhenReady(t *testing.T) {
+	t.Parallel()
+	dir := cellDir(t)
+	vhost := newVhost(t, "test-preload")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c, err := Start(ctx, filepath.Join(dir, "cell"), vhost, Options{MPM: "event", Mode: "daemon", Processes: 3, Threads: 1,
+		Preload: true, MonkeyPatch: true, ImportCost: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	events, err := observe.ReadProcessEvents(c.Apache.ErrorLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := map[int]bool{}
+	for _, e := range events {
+		if e.Rule == "app_loaded" {
+			loaded[e.Fields.PID] = true
+		}
+	}
+	daemons := 0
+	for _, p := range c.Apache.Processes() {
+		if p.Role == "wsgi-daemon" {
+			daemons++
+			if !loaded[p.PID] {
+				t.Errorf("daemon %d had not loaded the app when Start returned", p.PID)
+			}
+		}
+	}
+	if daemons != 3 {
+		t.Fatalf("%d daemon processes, want 3", daemons)
+	}
 }
