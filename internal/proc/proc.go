@@ -132,12 +132,14 @@ func register(p *Process) {
 	regMu.Lock()
 	registry[p] = struct{}{}
 	regMu.Unlock()
+	guardTell("add", p.PID)
 }
 
 func unregister(p *Process) {
 	regMu.Lock()
 	delete(registry, p)
 	regMu.Unlock()
+	guardTell("del", p.PID)
 }
 
 // StopAll stops every process started by Start and not yet stopped, in parallel, and returns

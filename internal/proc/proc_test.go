@@ -2,9 +2,12 @@ package proc
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -101,4 +104,60 @@ func TestWaitListeningNoticesExit(t *testing.T) {
 	if err := WaitListening(ctx, ports[0], p); err == nil || ctx.Err() != nil {
 		t.Fatalf("expected an early 'exited' error, got %v (ctx %v)", err, ctx.Err())
 	}
+}
+
+// wsgilab killed outright (SIGKILL: no handler runs): the guard still ends the process groups it
+// had started, children included, which Pdeathsig alone would leave orphaned. The "wsgilab"
+// here is this test binary re-executed as a helper.
+func TestGuardEndsGroupsWhenKilled(t *testing.T) {
+	if os.Getenv("WSGILAB_PROC_HELPER") == "1" {
+		p, err := Start("helper-group", exec.Command("sh", "-c", "sleep 300 & sleep 300"), "")
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println(p.PID)
+		select {} // until killed
+	}
+	helper := exec.Command(os.Args[0], "-test.run=^TestGuardEndsGroupsWhenKilled$")
+	helper.Env = append(os.Environ(), "WSGILAB_PROC_HELPER=1")
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pgid int
+	if _, err := fmt.Fscan(out, &pgid); err != nil || pgid <= 0 {
+		helper.Process.Kill()
+		t.Fatalf("helper did not report its group: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(GroupMembers(pgid)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	members := GroupMembers(pgid)
+	if len(members) < 2 {
+		helper.Process.Kill()
+		t.Fatalf("group %d: %v, want the leader and its child", pgid, members)
+	}
+	helper.Process.Kill() // SIGKILL
+	helper.Wait()
+	deadline = time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		alive := 0
+		for _, pid := range members {
+			if syscall.Kill(pid, 0) == nil {
+				if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(b), ") Z ") {
+					alive++
+				}
+			}
+		}
+		if alive == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("processes of group %d still alive after their starter was killed: %v", pgid, GroupMembers(pgid))
 }
