@@ -80,6 +80,7 @@ func Start(ctx context.Context, c Config) (_ *Server, err error) {
 			return nil, err
 		}
 		c.SocketDir, ownSocketDir = sd, sd
+		proc.RemoveOnKill(sd)
 		defer func() {
 			if err != nil {
 				os.RemoveAll(sd)

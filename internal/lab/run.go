@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"wsgilab/internal/broker"
+	"wsgilab/internal/proc"
 	"wsgilab/internal/stack"
 )
 
@@ -122,6 +123,7 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 		return nil, err
 	}
 	if !o.Keep {
+		proc.RemoveOnKill(runDir)
 		defer os.RemoveAll(runDir)
 	}
 	res := &RunResult{Scenario: o.Scenario, ID: id, Start: time.Now(), Parallel: o.Parallel}

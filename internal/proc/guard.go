@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -14,15 +15,22 @@ import (
 // holding their ports. The guard is a tiny shell in its own process group that reads "add
 // PGID" / "del PGID" lines from a pipe; when the pipe closes because wsgilab is gone, it kills
 // the groups still registered. On a normal exit every group has been stopped and deleted, so
-// it kills nothing. It only ever signals groups wsgilab started.
+// it kills nothing. It only ever signals groups wsgilab started. "dir PATH" lines name the
+// temporary directories wsgilab made (run dirs, socket dirs), removed the same way; one
+// already removed by wsgilab's own teardown costs nothing.
 const guardScript = `g=""
+d=""
 while read -r op id; do
   case "$op" in
     add) g="$g $id" ;;
     del) g=$(for x in $g; do [ "$x" = "$id" ] || printf "%s " "$x"; done) ;;
+    dir) d="$d
+$id" ;;
   esac
 done
-for x in $g; do kill -KILL -"$x" 2>/dev/null; done`
+for x in $g; do kill -KILL -"$x" 2>/dev/null; done
+sleep 0.2
+printf "%s\n" "$d" | while IFS= read -r p; do [ -n "$p" ] && rm -rf -- "$p"; done`
 
 var (
 	guardOnce sync.Once
@@ -30,14 +38,26 @@ var (
 	guardPipe *os.File
 )
 
+// RemoveOnKill has the guard remove dir (a temporary directory wsgilab made) if wsgilab is
+// killed outright; wsgilab's own teardown removes it otherwise. Paths with a newline are not
+// registered.
+func RemoveOnKill(dir string) {
+	if dir == "" || strings.ContainsAny(dir, "\n") {
+		return
+	}
+	guardLine("dir " + dir)
+}
+
 // guardTell sends one line to the guard, starting it on first use. A guard that cannot be
 // started or written to only costs the SIGKILL case; wsgilab's own teardown does not need it.
-func guardTell(op string, pgid int) {
+func guardTell(op string, pgid int) { guardLine(fmt.Sprintf("%s %d", op, pgid)) }
+
+func guardLine(line string) {
 	guardOnce.Do(startGuard)
 	guardMu.Lock()
 	defer guardMu.Unlock()
 	if guardPipe != nil {
-		fmt.Fprintf(guardPipe, "%s %d\n", op, pgid)
+		fmt.Fprintln(guardPipe, line)
 	}
 }
 

@@ -116,7 +116,13 @@ func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
-		fmt.Println(p.PID)
+		dir, err := os.MkdirTemp("", "wsgilab-guard-test-")
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		RemoveOnKill(dir)
+		fmt.Println(p.PID, dir)
 		select {} // until killed
 	}
 	helper := exec.Command(os.Args[0], "-test.run=^TestGuardEndsGroupsWhenKilled$")
@@ -129,7 +135,8 @@ func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pgid int
-	if _, err := fmt.Fscan(out, &pgid); err != nil || pgid <= 0 {
+	var dir string
+	if _, err := fmt.Fscan(out, &pgid, &dir); err != nil || pgid <= 0 {
 		helper.Process.Kill()
 		t.Fatalf("helper did not report its group: %v", err)
 	}
@@ -154,10 +161,12 @@ func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 				}
 			}
 		}
-		if alive == 0 {
+		_, statErr := os.Stat(dir)
+		if alive == 0 && os.IsNotExist(statErr) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("processes of group %d still alive after their starter was killed: %v", pgid, GroupMembers(pgid))
+	os.RemoveAll(dir)
+	t.Fatalf("after their starter was killed: group %d members %v, temp dir %s still there?", pgid, GroupMembers(pgid), dir)
 }

@@ -90,6 +90,9 @@ func StartSession(ctx context.Context, sc SessionConfig) (_ *Session, err error)
 		return nil, err
 	}
 	s := &Session{Dir: dir, keep: sc.Keep}
+	if !sc.Keep {
+		proc.RemoveOnKill(dir)
+	}
 	defer func() {
 		if err != nil {
 			if serr := s.Stop(); serr != nil {
