@@ -5,31 +5,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"wsgilab/internal/testsupport"
 )
 
 // testApp writes a WSGI script readable by www-data and returns its path.
 func testApp(t *testing.T, body string) string {
 	t.Helper()
-	dir := runDir(t)
+	dir := testsupport.Dir(t)
 	p := filepath.Join(dir, "app.wsgi")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// runDir is a fresh directory www-data can traverse: t.TempDir's parent is 0700.
-func runDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "wsgilab-apache-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 const helloApp = `def application(environ, start_response):
@@ -43,7 +31,7 @@ func TestValidate(t *testing.T) {
 	daemon := ok
 	daemon.Mode, daemon.Processes, daemon.Threads = "daemon", 2, 1
 
-	hidden := filepath.Join(runDir(t), "locked")
+	hidden := filepath.Join(testsupport.Dir(t), "locked")
 	if err := os.Mkdir(hidden, 0o700); err != nil {
 		t.Fatal(err)
 	}

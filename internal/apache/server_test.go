@@ -16,6 +16,7 @@ import (
 
 	"wsgilab/apps/fakeservice"
 	"wsgilab/internal/proc"
+	"wsgilab/internal/testsupport"
 )
 
 func freePort(t *testing.T) int {
@@ -65,7 +66,7 @@ func TestStartServesEveryMPMAndMode(t *testing.T) {
 		for _, mode := range Modes {
 			t.Run(mpm+"-"+mode, func(t *testing.T) {
 				t.Parallel()
-				dir := runDir(t)
+				dir := testsupport.Dir(t)
 				app, _, err := fakeservice.Write(filepath.Join(dir, "app"))
 				if err != nil {
 					t.Fatal(err)
@@ -188,7 +189,7 @@ func TestStartAppRaisesAtImport(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			app := testApp(t, "raise RuntimeError('boom at import')\n")
-			c := Config{Dir: filepath.Join(runDir(t), "apache"), Port: freePort(t), MPM: "event", Mode: mode, AppPath: app}
+			c := Config{Dir: filepath.Join(testsupport.Dir(t), "apache"), Port: freePort(t), MPM: "event", Mode: mode, AppPath: app}
 			if mode == "daemon" {
 				c.Processes, c.Threads = 1, 1
 			}
@@ -219,7 +220,7 @@ func TestStartPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	c := Config{Dir: filepath.Join(runDir(t), "apache"), Port: l.Addr().(*net.TCPAddr).Port, MPM: "event",
+	c := Config{Dir: filepath.Join(testsupport.Dir(t), "apache"), Port: l.Addr().(*net.TCPAddr).Port, MPM: "event",
 		Mode: "embedded", AppPath: testApp(t, helloApp)}
 	_, err = Start(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "already in use") {
@@ -229,7 +230,7 @@ func TestStartPortInUse(t *testing.T) {
 
 // A broken module passes Validate but not `apache2 -t`, whose output must reach the caller.
 func TestStartConfigTestFails(t *testing.T) {
-	mods := runDir(t)
+	mods := testsupport.Dir(t)
 	for _, m := range []string{"mod_mpm_event.so", "mod_authz_core.so", "mod_authz_host.so", "mod_status.so"} {
 		if err := os.Symlink(filepath.Join(ModulesDir, m), filepath.Join(mods, m)); err != nil {
 			t.Fatal(err)
@@ -240,7 +241,7 @@ func TestStartConfigTestFails(t *testing.T) {
 	}
 	defer func(old string) { ModulesDir = old }(ModulesDir)
 	ModulesDir = mods
-	c := Config{Dir: filepath.Join(runDir(t), "apache"), Port: freePort(t), MPM: "event", Mode: "embedded",
+	c := Config{Dir: filepath.Join(testsupport.Dir(t), "apache"), Port: freePort(t), MPM: "event", Mode: "embedded",
 		AppPath: testApp(t, helloApp)}
 	_, err := Start(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "apache2 -t") || !strings.Contains(err.Error(), "Cannot load") {
@@ -250,7 +251,7 @@ func TestStartConfigTestFails(t *testing.T) {
 
 func TestMissingPackages(t *testing.T) {
 	app := testApp(t, helloApp)
-	c := Config{Dir: filepath.Join(runDir(t), "apache"), Port: freePort(t), MPM: "event", Mode: "embedded", AppPath: app}
+	c := Config{Dir: filepath.Join(testsupport.Dir(t), "apache"), Port: freePort(t), MPM: "event", Mode: "embedded", AppPath: app}
 	defer func(b, m string) { Binary, ModulesDir = b, m }(Binary, ModulesDir)
 
 	Binary = "/nonexistent/apache2"
@@ -258,7 +259,7 @@ func TestMissingPackages(t *testing.T) {
 		t.Errorf("missing binary: %v", err)
 	}
 	Binary = "/usr/sbin/apache2"
-	mods := runDir(t)
+	mods := testsupport.Dir(t)
 	for _, m := range []string{"mod_mpm_event.so", "mod_status.so"} {
 		os.Symlink(filepath.Join("/usr/lib/apache2/modules", m), filepath.Join(mods, m))
 	}
@@ -272,7 +273,7 @@ func TestMissingPackages(t *testing.T) {
 // sockets go to a short directory of their own, which Stop removes.
 func TestDaemonModeInDeepDirectory(t *testing.T) {
 	app := testApp(t, "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n")
-	deep := filepath.Join(runDir(t), strings.Repeat("d", 60), strings.Repeat("e", 40))
+	deep := filepath.Join(testsupport.Dir(t), strings.Repeat("d", 60), strings.Repeat("e", 40))
 	c := Config{Dir: filepath.Join(deep, "apache"), Port: freePort(t), MPM: "event", Mode: "daemon",
 		Processes: 1, Threads: 1, AppPath: app}
 	if socketPathFits(c.socketPrefix()) {

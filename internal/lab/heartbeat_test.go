@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"wsgilab/internal/broker"
 	"wsgilab/internal/proc"
 	"wsgilab/internal/scenario"
 	"wsgilab/internal/stack"
+	"wsgilab/internal/testsupport"
 )
 
 // The heartbeat scenario on the real stack: a green heartbeat (eventlet monkey-patched) under
@@ -21,16 +21,12 @@ import (
 func TestHeartbeatScenarioOnRealStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	b, err := broker.StartPrivate(ctx, filepath.Join(t.TempDir(), "broker"))
-	if err != nil {
-		t.Fatalf("private broker (the stack must be installed: bash scripts/install-stack.sh): %v", err)
-	}
-	defer b.Stop()
+	b := testsupport.Broker(t, ctx)
 
 	plan := DefaultHeartbeatPlan()
 	plan.Timeout = 2
 	out := t.TempDir()
-	work := traversable(t)
+	work := testsupport.Dir(t)
 	cells := []CellSpec{
 		{MPM: "prefork", Mode: "embedded", Heartbeat: "green", MonkeyPatch: true},
 		{MPM: "prefork", Mode: "embedded", Heartbeat: "pthread", MonkeyPatch: true},
@@ -121,12 +117,12 @@ func TestHeartbeatScenarioOnRealStack(t *testing.T) {
 func TestHeartbeatCellWithBrokenApp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := traversable(t)
+	dir := testsupport.Dir(t)
 	app := filepath.Join(dir, "broken.wsgi")
 	if err := os.WriteFile(app, []byte("raise ImportError('No module named novaclient (wsgilab test)')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	work := traversable(t)
+	work := testsupport.Dir(t)
 	res, err := Run(ctx, Options{Scenario: "heartbeat", WorkDir: work, Parallel: 1, Heartbeat: DefaultHeartbeatPlan(),
 		Cells: []CellSpec{{MPM: "prefork", Mode: "embedded", Heartbeat: "green", MonkeyPatch: true}},
 		Base:  stack.Options{AppPath: app}})
@@ -146,18 +142,6 @@ type testLog struct{ t *testing.T }
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-// traversable is a temporary directory that Apache's www-data children can enter.
-func traversable(t *testing.T) string {
-	dir := t.TempDir()
-	// t.TempDir is <test's own dir, 0700>/NNN: open both.
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }
 
 func readJSON(t *testing.T, path string, v any) {

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"wsgilab/internal/broker"
 	"wsgilab/internal/observe"
 	"wsgilab/internal/stack"
+	"wsgilab/internal/testsupport"
 )
 
 // The spikes scenario on the real stack, the seed's comparison made small: prefork + embedded
@@ -22,16 +22,12 @@ import (
 func TestSpikesScenarioOnRealStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	b, err := broker.StartPrivate(ctx, filepath.Join(t.TempDir(), "broker"))
-	if err != nil {
-		t.Fatalf("private broker (the stack must be installed: bash scripts/install-stack.sh): %v", err)
-	}
-	defer b.Stop()
+	b := testsupport.Broker(t, ctx)
 
 	plan := DefaultSpikesPlan()
 	plan.Bursts, plan.Requests, plan.Concurrency, plan.Gap = 2, 30, 8, 2*time.Second
 	out := t.TempDir()
-	work := traversable(t)
+	work := testsupport.Dir(t)
 	began := time.Now()
 	res, err := Run(ctx, Options{Scenario: "spikes", Spikes: plan, OutDir: out, Broker: b, WorkDir: work,
 		Base:     stack.Options{ImportCost: 200 * time.Millisecond},
@@ -87,9 +83,11 @@ func TestSpikesScenarioOnRealStack(t *testing.T) {
 		if !hasLoadLine(s.Events, r) {
 			t.Errorf("embedded cold request %d.%d (pid %d): no load line of its pid inside its window", r.Burst, r.Seq, r.PID)
 		}
-		// The app never sees its own load; Apache does.
-		if r.AppMs == nil || r.ApacheMs == nil || *r.AppMs > 50 || *r.ApacheMs < 100 || r.LatencyMs+1 < *r.ApacheMs {
-			t.Errorf("embedded cold request %d.%d: client %.1f ms, apache %v, app %v", r.Burst, r.Seq, r.LatencyMs, r.ApacheMs, r.AppMs)
+		// The app never sees its own load; Apache does, and the client sees at least what
+		// Apache saw. Apache stamps %D after it has logged, a little after the client's last
+		// byte: on a loaded machine that is several milliseconds, hence the 10 ms of slack.
+		if r.AppMs == nil || r.ApacheMs == nil || *r.AppMs > 50 || *r.ApacheMs < 100 || r.LatencyMs+10 < *r.ApacheMs {
+			t.Errorf("embedded cold request %d.%d: client %.1f ms, apache %s, app %s", r.Burst, r.Seq, r.LatencyMs, msOrNil(r.ApacheMs), msOrNil(r.AppMs))
 		}
 	}
 	if cold != s.ColdRequests || cold < s.ColdStarts {
@@ -302,4 +300,11 @@ func TestReadProcessEvents(t *testing.T) {
 	if events[1].Fields.Script != "/tmp/cell/app/app.wsgi" || events[1].Time.Nanosecond() != 251637000 {
 		t.Errorf("load event %+v", events[1])
 	}
+}
+
+func msOrNil(v *float64) string {
+	if v == nil {
+		return "nil"
+	}
+	return strconv.FormatFloat(*v, 'f', 3, 64) + " ms"
 }

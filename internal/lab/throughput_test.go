@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"wsgilab/internal/broker"
 	"wsgilab/internal/lab"
 	"wsgilab/internal/proc"
 	"wsgilab/internal/report"
 	"wsgilab/internal/stats"
+	"wsgilab/internal/testsupport"
 )
 
 // The throughput scenario on the real stack: prefork and event cells up at once, a warm-up
@@ -25,22 +25,12 @@ import (
 func TestThroughputScenarioOnRealStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	b, err := broker.StartPrivate(ctx, filepath.Join(t.TempDir(), "broker"))
-	if err != nil {
-		t.Fatalf("private broker (the stack must be installed: bash scripts/install-stack.sh): %v", err)
-	}
-	defer b.Stop()
+	b := testsupport.Broker(t, ctx)
 
 	plan := lab.DefaultThroughputPlan()
 	plan.Requests, plan.Repetitions = 300, 3
 	out := t.TempDir()
-	work := t.TempDir()
-	// Apache's www-data children must enter the run directory under it.
-	for _, d := range []string{filepath.Dir(work), work} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := testsupport.Dir(t)
 	cells := lab.Matrix{MPMs: []string{"prefork", "event"}, Modes: []string{"embedded"}, Heartbeats: []string{"green"}}.Cells()
 	began := time.Now()
 	res, err := lab.Run(ctx, lab.Options{Scenario: "throughput", Cells: cells, Throughput: plan, OutDir: out,

@@ -18,6 +18,7 @@ import (
 	"wsgilab/internal/broker"
 	"wsgilab/internal/observe"
 	"wsgilab/internal/proc"
+	"wsgilab/internal/testsupport"
 )
 
 // These tests run the real stack (Apache, mod_wsgi, RabbitMQ, oslo.messaging). A machine
@@ -57,20 +58,6 @@ func runTests(m *testing.M) int {
 		code = 1
 	}
 	return code
-}
-
-// cellDir is a run dir www-data can traverse (t.TempDir's parent is 0700).
-func cellDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "wsgilab-cell-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 func newVhost(t *testing.T, name string) *broker.Vhost {
@@ -170,7 +157,7 @@ func TestCellsEveryMPMAndMode(t *testing.T) {
 			o.StartServers, o.MinSpareServers, o.MaxSpareServers = 2, 1, 2
 		}
 		vhost := newVhost(t, "test-"+name(cc))
-		dir := cellDir(t)
+		dir := testsupport.Dir(t)
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
@@ -351,7 +338,7 @@ func alive(pid int) bool {
 // nor the conductor is left.
 func TestUserAppRaisesAtImport(t *testing.T) {
 	t.Parallel()
-	dir := cellDir(t)
+	dir := testsupport.Dir(t)
 	app := filepath.Join(dir, "broken.wsgi")
 	if err := os.WriteFile(app, []byte("import os\nraise ImportError('no module named novaclient (test)')\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -417,7 +404,7 @@ func processesMentioning(s string) []string {
 // importing the app, not when the first one answers (an import cost makes them finish apart).
 func TestPreloadedDaemonsAllLoadedWhenReady(t *testing.T) {
 	t.Parallel()
-	dir := cellDir(t)
+	dir := testsupport.Dir(t)
 	vhost := newVhost(t, "test-preload")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
