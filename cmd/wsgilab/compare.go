@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"wsgilab/internal/report"
+	"wsgilab/internal/compare"
 	"wsgilab/internal/stats"
 )
 
@@ -29,17 +29,22 @@ Compares saved results the way benchstat does: for each metric, the mean of each
 95% confidence interval (Student's t), the difference of the means in percent when it is
 significant ("~" when it is not), the p-value and the test that gave it.
 
-Inputs are 'wsgilab bench --json' outputs or throughput-scenario results (kind
-"wsgilab.throughput/v1"); all files must be of one kind. Side A is the baseline.
+Inputs are 'wsgilab bench --json' outputs, or run.json files of 'wsgilab run' (kind
+"wsgilab.run/v1", of any scenario whose cells carry metrics: today the throughput scenario),
+or older throughput results (kind "wsgilab.throughput/v1"), which compare with run.json files
+like them. All files must be of one kind, and runs of one scenario. Side A is the baseline.
   - one bench file per side: the samples are the runs' per-second timelines (req/s of each
     full second, p50/p99 of each second); seconds of one run are not independent
     repetitions, so prefer several runs per side;
+  - runs: cells are paired by id and metrics by name, each value of a metric being one
+    repetition of the cell; cells without metrics are left out;
   - several files on a side (put "--" between the sides): each bench file is one repetition
-    (its req/s, p50, p99); throughput results pool the repetitions of each cell;
-  - one throughput result alone: every pair of its cells is compared.
+    (its req/s, p50, p99); runs pool the repetitions of each cell;
+  - one run.json alone: every pair of its cells is compared (a lone bench file is an error).
 
 Exit status: 0 compared; 1 an input file could not be used (missing, not JSON, unknown or mixed
-kinds, nothing in common); 2 wrong usage. On error nothing is written to standard output.
+kinds, a run whose cells carry no metrics, nothing in common); 2 wrong usage. On error nothing
+is written to standard output.
 
 Options:
 `
@@ -64,7 +69,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	if !(*alpha > 0 && *alpha < 1) {
 		return compareUsageError(stderr, fmt.Sprintf("--alpha %v: want a number between 0 and 1", *alpha))
 	}
-	opt := report.Options{Test: test, Alpha: *alpha}
+	opt := compare.Options{Test: test, Alpha: *alpha}
 
 	files := fs.Args()
 	var aFiles, bFiles []string
@@ -91,11 +96,11 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	var cmp *report.Comparison
+	var cmp *compare.Comparison
 	if aFiles == nil {
 		cmp, err = comparePairwise(files[0], opt)
 	} else {
-		cmp, err = report.CompareFiles(aFiles, bFiles, opt)
+		cmp, err = compare.CompareFiles(aFiles, bFiles, opt)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wsgilab compare: %v\n", err)
@@ -118,16 +123,17 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// comparePairwise handles a lone file, which only makes sense for a throughput result.
-func comparePairwise(path string, opt report.Options) (*report.Comparison, error) {
-	in, err := report.Load(path)
+// comparePairwise handles a lone file, which only makes sense for a run: its cells are compared
+// with each other.
+func comparePairwise(path string, opt compare.Options) (*compare.Comparison, error) {
+	in, err := compare.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	if in.Kind != report.InputThroughput {
+	if in.Kind != compare.InputRun {
 		return nil, fmt.Errorf("%s is a %s result: comparing needs a second side (wsgilab compare A.json B.json)", path, in.Kind)
 	}
-	return report.ComparePairwise(path, in.Throughput, opt)
+	return compare.ComparePairwise(path, in.Run, opt)
 }
 
 func compareUsageError(stderr io.Writer, msg string) int {

@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// The fixtures are internal/report's: one set of sample files for the package and the command.
+// The fixtures are internal/compare's: one set of sample files for the package and the command.
 func fixture(name string) string {
-	return filepath.Join("..", "..", "internal", "report", "testdata", name)
+	return filepath.Join("..", "..", "internal", "compare", "testdata", name)
 }
 
 func TestCompareExitCodes(t *testing.T) {
@@ -26,6 +26,9 @@ func TestCompareExitCodes(t *testing.T) {
 		{"flags after files", []string{a, b, "--test", "welch", "--alpha", "0.01"}, 0, ""},
 		{"sides split by --", []string{a, fixture("throughput_a2.json"), "--", b}, 0, ""},
 		{"one run, pairwise", []string{fixture("throughput_small.json")}, 0, ""},
+		{"run.json against an older result", []string{fixture("run_throughput.json"), b}, 0, ""},
+		{"older result against run.json", []string{a, fixture("run_throughput.json")}, 0, ""},
+		{"one run.json, pairwise", []string{fixture("run_throughput.json")}, 0, ""},
 		{"help", []string{"--help"}, 0, ""},
 
 		{"no files", nil, 2, "no files to compare"},
@@ -43,6 +46,10 @@ func TestCompareExitCodes(t *testing.T) {
 		{"different kinds", []string{a, fixture("bench_event.json")}, 1, "compare files of one kind"},
 		{"lone bench file", []string{fixture("bench_event.json")}, 1, "needs a second side"},
 		{"lone run with one cell", []string{fixture("throughput_one_cell.json")}, 1, "nothing to compare"},
+		{"run without metrics", []string{fixture("run_no_metrics.json"), fixture("run_throughput.json")}, 1,
+			"run_no_metrics.json: a heartbeat run: its cells carry no metrics to compare"},
+		{"lone run without metrics", []string{fixture("run_no_metrics.json")}, 1, "its cells carry no metrics to compare"},
+		{"run.json and bench file", []string{fixture("run_throughput.json"), fixture("bench_event.json")}, 1, "compare files of one kind"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

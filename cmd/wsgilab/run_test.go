@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"wsgilab/internal/proc"
+	"wsgilab/internal/scenario"
 )
 
 // Bad input to `wsgilab run` is refused before anything starts: one line on stderr, exit 2,
@@ -18,13 +19,26 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{[]string{"run", "--mpm", "threaded"}, `--mpm: unknown value "threaded"`},
 		{[]string{"run", "--mode", ""}, "--mode: no value given"},
 		{[]string{"run", "--heartbeat", "green,blue"}, `--heartbeat: unknown value "blue"`},
-		{[]string{"run", "nosuch"}, `unknown scenario "nosuch"`},
+		{[]string{"run", "nosuch"}, `unknown scenario "nosuch" (available: heartbeat, spikes, throughput)`},
 		{[]string{"run", "heartbeat", "spikes"}, "one scenario at a time"},
+		{[]string{"run", "--mpm", "event", "spikes"}, "put the scenario first: wsgilab run spikes"},
 		{[]string{"run", "--idle-factor", "2"}, "--idle-factor=2: must be >= 3"},
 		{[]string{"run", "--heartbeat-timeout", "0"}, "--heartbeat-timeout=0"},
 		{[]string{"run", "--parallel", "0"}, "--parallel=0"},
 		{[]string{"run", "--path", "cast"}, `--path "cast": must start with /`},
 		{[]string{"run", "--frobnicate"}, "unknown flag: --frobnicate"},
+		{[]string{"run", "--app", "/nonexistent/app.wsgi"}, "WSGI app /nonexistent/app.wsgi does not exist"},
+		{[]string{"run", "--shard", "3/2"}, `--shard "3/2": want 1 <= I <= N`},
+		{[]string{"run", "--shard", "half"}, `--shard "half": want I/N`},
+		{[]string{"run", "--mpm", "event", "--mode", "daemon", "--shard", "3/3"}, "the matrix has 2 cells, so shard 3 has none"},
+		{[]string{"run", "--broker", "amqp://u:p@127.0.0.1:5672/"}, "--broker and --management go together"},
+		{[]string{"run", "spikes", "--spare", "1:2"}, `--spare "1:2"`},
+		{[]string{"run", "spikes", "--heartbeat", "green"}, "unknown flag: --heartbeat"},
+		{[]string{"run", "spikes", "-c", "200"}, "--concurrency=200: must be between 1 and --requests (100)"},
+		{[]string{"run", "throughput", "--test", "ks"}, `--test: unknown test "ks"`},
+		{[]string{"run", "throughput", "--alpha", "2"}, "--alpha 2"},
+		{[]string{"run", "throughput", "--processes", "-1"}, "must be >= 0"},
+		{[]string{"run", "throughput", "--order", "random"}, `--order "random"`},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
@@ -44,14 +58,59 @@ func TestRunRejectsBadInput(t *testing.T) {
 	}
 }
 
-// A user app that does not exist fails the run's validation before the broker starts.
-func TestRunRejectsMissingApp(t *testing.T) {
+// `wsgilab run --help` lists every registered scenario with its summary and the default
+// scenario's options; `run SCENARIO --help` gives that scenario's.
+func TestRunHelpListsTheRegistry(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"run", "--app", "/nonexistent/app.wsgi", "--no-out"}, &stdout, &stderr)
-	if code == 0 || !strings.Contains(stderr.String(), "/nonexistent/app.wsgi") {
-		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	if code := run([]string{"run", "--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if left := proc.Running(); len(left) != 0 {
-		t.Fatalf("processes left: %v", left)
+	help := stdout.String()
+	for _, s := range scenario.All() {
+		if !strings.Contains(help, "  "+s.Name()) || !strings.Contains(help, s.Summary()) {
+			t.Errorf("run --help lacks scenario %s:\n%s", s.Name(), help)
+		}
+	}
+	for _, opt := range []string{"--heartbeat-timeout", "--shard", "--out", "--parallel"} {
+		if !strings.Contains(help, opt) {
+			t.Errorf("run --help lacks %s", opt)
+		}
+	}
+	for _, s := range scenario.All() {
+		stdout.Reset()
+		if code := run([]string{"run", s.Name(), "--help"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("%s --help: exit %d", s.Name(), code)
+		}
+		if !strings.Contains(stdout.String(), "wsgilab run "+s.Name()+" [options]") || !strings.Contains(stdout.String(), "--shard") {
+			t.Errorf("run %s --help:\n%s", s.Name(), stdout.String())
+		}
+	}
+	stdout.Reset()
+	run([]string{"run", "spikes", "--help"}, &stdout, &stderr)
+	if !strings.Contains(stdout.String(), "--spare") || strings.Contains(stdout.String(), "--heartbeat-timeout") {
+		t.Errorf("run spikes --help shows other scenarios' options:\n%s", stdout.String())
+	}
+}
+
+// Bad input to `wsgilab merge`: usage errors exit 2, unusable directories exit 1; one line.
+func TestMergeRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"merge"}, 2, "no shard directories given"},
+		{[]string{"merge", dir}, 2, "--out DIR is required"},
+		{[]string{"merge", "--bogus", dir}, 2, "unknown flag: --bogus"},
+		{[]string{"merge", dir, "--out", t.TempDir()}, 1, "run.json: no such file"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(c.args, &stdout, &stderr); code != c.code {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, c.code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), c.want) || strings.Count(stderr.String(), "\n") != 1 || stdout.Len() != 0 {
+			t.Errorf("%v: stderr %q stdout %q, want one line containing %q", c.args, stderr.String(), stdout.String(), c.want)
+		}
 	}
 }

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"wsgilab/internal/apache"
-	"wsgilab/internal/broker"
 	"wsgilab/internal/proc"
+	"wsgilab/internal/testsupport"
 )
 
 // Bad configurations fail in-process before anything starts: one "wsgilab up: ..." line on
@@ -157,18 +157,6 @@ func (u *upProcess) wait(t *testing.T, d time.Duration) int {
 	}
 }
 
-// runDir is a parent for --dir that www-data can traverse.
-func runDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "wsgilab-up-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // processesUnder lists live processes whose command line or initial environment mentions dir:
 // Apache and its children (-f DIR/.../httpd.conf), the conductor (its script path), RabbitMQ's
 // beam, epmd and helpers (RABBITMQ_* variables pointing below DIR).
@@ -221,7 +209,7 @@ func assertNothingLeft(t *testing.T, parent string) {
 // Ctrl-C while the private RabbitMQ node boots: the node, its epmd and helpers are stopped, the
 // run dir is removed, the exit code says "interrupted".
 func TestUpInterruptedWhileBrokerStarts(t *testing.T) {
-	parent := runDir(t)
+	parent := testsupport.Dir(t)
 	u := startUp(t, buildWsgilab(t), "--dir", parent)
 	waitFor(t, "the broker's processes", 30*time.Second, func() bool { return len(processesUnder(parent)) > 0 })
 	time.Sleep(500 * time.Millisecond) // into the boot, past the first process
@@ -238,14 +226,9 @@ func TestUpInterruptedWhileBrokerStarts(t *testing.T) {
 // up / serve / SIGTERM cycle.
 func TestUpWithBroker(t *testing.T) {
 	bin := buildWsgilab(t)
-	bdir := runDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b, err := broker.StartPrivate(ctx, bdir)
-	if err != nil {
-		t.Fatalf("the private RabbitMQ node this test needs did not start: %v", err)
-	}
-	defer b.Stop()
+	b := testsupport.Broker(t, ctx)
 	brokerArgs := []string{
 		"--broker", fmt.Sprintf("amqp://%s:%s@127.0.0.1:%d/", b.AdminUser, b.AdminPassword, b.AMQPPort),
 		"--management", fmt.Sprintf("http://%s:%s@127.0.0.1:%d/", b.AdminUser, b.AdminPassword, b.ManagementPort),
@@ -265,8 +248,8 @@ func TestUpWithBroker(t *testing.T) {
 	}
 
 	t.Run("app raises at import", func(t *testing.T) {
-		parent := runDir(t)
-		app := filepath.Join(runDir(t), "broken.wsgi")
+		parent := testsupport.Dir(t)
+		app := filepath.Join(testsupport.Dir(t), "broken.wsgi")
 		os.WriteFile(app, []byte("raise RuntimeError('settings module not found (test)')\n"), 0o644)
 		u := startUp(t, bin, append([]string{"--dir", parent, "--app", app, "--mode", "daemon", "--preload"}, brokerArgs...)...)
 		code := u.wait(t, 60*time.Second)
@@ -282,7 +265,7 @@ func TestUpWithBroker(t *testing.T) {
 	})
 
 	t.Run("interrupted while Apache starts", func(t *testing.T) {
-		parent := runDir(t)
+		parent := testsupport.Dir(t)
 		// An import cost keeps the app loading long enough to be interrupted in the middle.
 		u := startUp(t, bin, append([]string{"--dir", parent, "--import-cost", "3s", "--mpm", "prefork"}, brokerArgs...)...)
 		waitFor(t, "Apache's processes", 30*time.Second, func() bool {
@@ -301,7 +284,7 @@ func TestUpWithBroker(t *testing.T) {
 	})
 
 	t.Run("up, serve, SIGTERM", func(t *testing.T) {
-		parent := runDir(t)
+		parent := testsupport.Dir(t)
 		t0 := time.Now()
 		u := startUp(t, bin, append([]string{"--dir", parent, "--mpm", "event", "--mode", "daemon", "--processes", "2",
 			"--threads", "1", "--heartbeat", "pthread"}, brokerArgs...)...)

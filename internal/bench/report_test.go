@@ -4,35 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"wsgilab/internal/testsupport"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}
 
 // fixedResult is a Result with known figures, built by recording samples so that
 // the summaries and tables are computed the way a run computes them.
@@ -86,13 +65,13 @@ func TestReportGolden(t *testing.T) {
 		if err := WriteReport(&b, res, tc.opt); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, tc.file, b.Bytes())
+		testsupport.Golden(t, tc.file, b.Bytes())
 	}
 	var csv bytes.Buffer
 	if err := WriteCSV(&csv, res); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "percentiles.csv.golden", csv.Bytes())
+	testsupport.Golden(t, "percentiles.csv.golden", csv.Bytes())
 }
 
 func TestReportRateGolden(t *testing.T) {
@@ -102,7 +81,7 @@ func TestReportRateGolden(t *testing.T) {
 	if err := WriteReport(&b, res, ReportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report-rate.golden", b.Bytes())
+	testsupport.Golden(t, "report-rate.golden", b.Bytes())
 }
 
 // TestReportLayoutLive checks the layout of a real run's report, numbers masked,
@@ -124,7 +103,7 @@ func TestReportLayoutLive(t *testing.T) {
 	// ab's sanity warnings depend on the timing of this run: leave them out.
 	report := regexp.MustCompile(`(?m)^(ERROR|WARNING): The median.*\n.*\n`).ReplaceAllString(out.String(), "")
 	masked := regexp.MustCompile(` *[0-9]+(\.[0-9]+)?`).ReplaceAllString(report, " N")
-	golden(t, "report-layout.golden", []byte(masked))
+	testsupport.Golden(t, "report-layout.golden", []byte(masked))
 	// ab's progress lines, on stderr: every 10% (at least 100) above 150 requests.
 	if got := errb.String(); got != "Completed 100 requests\nCompleted 200 requests\nFinished 200 requests\n" {
 		t.Errorf("stderr %q", got)

@@ -11,8 +11,8 @@
 //	<ts> [error] <0.845.0> closing AMQP connection <0.845.0> (127.0.0.1:47706 -> 127.0.0.1:33729 - /usr/sbin/apache2:5151:uuid):
 //	<ts> [error] <0.845.0> missed heartbeats from client, timeout: 1s
 //
-// The first line carries the peer port (Connection.PeerPort) and, after " - ", the client's
-// connection_name (kombu: "<argv0>:<pid>:<uuid>", see Connection.ClientPID); the second has
+// The first line carries the peer port (Connection.ClientPort) and, after " - ", the client's
+// connection_name (kombu: "<argv0>:<pid>:<uuid>", see KombuPID); the second has
 // MissedHeartbeatsMarker and the negotiated timeout. The same two-line shape, at level
 // warning, ends with "client unexpectedly closed TCP connection" when the client drops the
 // socket itself. The broker closes 2 to 3 heartbeat intervals after the client's last frame

@@ -2,14 +2,17 @@ package broker
 
 import (
 	"bufio"
+	"encoding/json"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -34,7 +37,7 @@ func waitConnections(t *testing.T, vhost string, done func([]Connection) bool) (
 	}
 }
 
-// A connection shows up in its vhost only, quickly, with the negotiated heartbeat, the peer
+// A connection shows up in its vhost only, quickly, with the negotiated heartbeat, the client
 // port of our socket and the kombu-style connection name.
 func TestConnectionsPerVhost(t *testing.T) {
 	a := newTestVhost(t, shared, "wsgilab-test-conn-a")
@@ -67,11 +70,11 @@ func TestConnectionsPerVhost(t *testing.T) {
 		t.Fatalf("vhost a: %+v", conns)
 	}
 	c := conns[0]
-	if c.Heartbeat != 2*time.Second {
-		t.Errorf("heartbeat %v, want 2s", c.Heartbeat)
+	if c.Heartbeat != 2 {
+		t.Errorf("heartbeat %d s, want 2", c.Heartbeat)
 	}
-	if want := local.Load().(int); c.PeerPort != want {
-		t.Errorf("peer port %d, our socket's local port %d", c.PeerPort, want)
+	if want := local.Load().(int); c.ClientPort != want {
+		t.Errorf("client port %d, our socket's local port %d", c.ClientPort, want)
 	}
 	if c.PeerHost != "127.0.0.1" || c.User != a.User || c.Vhost != a.Name {
 		t.Errorf("connection %+v", c)
@@ -79,12 +82,12 @@ func TestConnectionsPerVhost(t *testing.T) {
 	if c.ClientName != "/usr/sbin/apache2:4242:0b6f-uuid" || c.ClientPID() != 4242 {
 		t.Errorf("client name %q pid %d", c.ClientName, c.ClientPID())
 	}
-	if c.ConnectedAt.Before(opened.Add(-2*time.Second)) || c.ConnectedAt.After(time.Now()) {
+	if c.ConnectedAt.Before(opened.Add(-2*time.Second)) || c.ConnectedAt.After(time.Now()) || c.ConnectedAt.Location() != time.UTC {
 		t.Errorf("connected_at %v, opened %v", c.ConnectedAt, opened)
 	}
 	t.Logf("listed as %q", c.Name)
-	if !strings.Contains(c.Name, ":"+strconv.Itoa(c.PeerPort)+" -> ") {
-		t.Errorf("name %q does not carry the peer port", c.Name)
+	if !strings.Contains(c.Name, ":"+strconv.Itoa(c.ClientPort)+" -> ") {
+		t.Errorf("name %q does not carry the client port", c.Name)
 	}
 
 	if other, err := shared.Connections(testContext(t, 5*time.Second), b.Name); err != nil || len(other) != 0 {
@@ -96,7 +99,7 @@ func TestConnectionsPerVhost(t *testing.T) {
 	}
 	found := false
 	for _, x := range all {
-		found = found || x.PeerPort == c.PeerPort
+		found = found || x.ClientPort == c.ClientPort
 	}
 	if !found {
 		t.Errorf("all-vhost listing misses the connection: %+v", all)
@@ -200,7 +203,9 @@ func linesAround(t *testing.T, path string, from int64, marker string) []string 
 	return nil
 }
 
-func TestClientPID(t *testing.T) {
+// The PID of a kombu connection name is the second field from the right: argv0 may contain
+// colons, and the uuid never does.
+func TestKombuPID(t *testing.T) {
 	for name, want := range map[string]int{
 		"mod_wsgi:1234:abcd":           1234,
 		"/usr/bin/python3:77:u-u-i-d":  77,
@@ -211,8 +216,74 @@ func TestClientPID(t *testing.T) {
 		"nova-api-wsgi:-1:uuid":        0,
 		"http://odd:argv0:4321:uuid-1": 4321,
 	} {
-		if got := (Connection{ClientName: name}).ClientPID(); got != want {
-			t.Errorf("ClientPID(%q) = %d, want %d", name, got, want)
+		if got := KombuPID(name); got != want {
+			t.Errorf("KombuPID(%q) = %d, want %d", name, got, want)
 		}
+		if got := (Connection{ClientName: name}).ClientPID(); got != want {
+			t.Errorf("ClientPID of %q = %d, want %d", name, got, want)
+		}
+	}
+}
+
+// testdata/management-connections.json is GET /api/connections of a real 3.10.8 node: a py-amqp
+// connection in cellA with a 10 s heartbeat and a client-provided name, one in cellB with
+// heartbeats off. The mapping keeps the recorded JSON shape the observe probe writes.
+func TestConnectionFromInfoFixture(t *testing.T) {
+	b, err := os.ReadFile("testdata/management-connections.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infos []rabbithole.ConnectionInfo
+	if err := json.Unmarshal(b, &infos); err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 2 {
+		t.Fatalf("%d connections", len(infos))
+	}
+	a := connectionFromInfo(infos[0])
+	if a.ClientProperties["connection_name"] != a.ClientName {
+		t.Errorf("client properties %v", a.ClientProperties)
+	}
+	a.ClientProperties = nil
+	want := Connection{
+		Name: "127.0.0.1:48420 -> 127.0.0.1:45099", ClientName: "mod_wsgi:10307:8dbed295-9b98-45eb-8d65-9f7594de469a",
+		Vhost: "cellA", User: "guest", ClientPort: 48420, State: "running", Heartbeat: 10,
+		ConnectedAt: time.UnixMilli(1795693387089).UTC(), RecvOct: 331, SendOct: 537, PeerHost: "127.0.0.1",
+	}
+	if !reflect.DeepEqual(a, want) {
+		t.Errorf("\n got %+v\nwant %+v", a, want)
+	}
+	if a.ClientPID() != 10307 {
+		t.Errorf("ClientPID %d", a.ClientPID())
+	}
+	second := connectionFromInfo(infos[1])
+	if second.Heartbeat != 0 || second.ClientName != "" || second.Vhost != "cellB" || second.ClientPort != 48436 {
+		t.Errorf("second: %+v", second)
+	}
+	if a.Key() != "48420@1795693387089" || a.Key() == second.Key() {
+		t.Errorf("keys %q and %q", a.Key(), second.Key())
+	}
+
+	// The JSON names are those of recorded timelines; client properties are not recorded.
+	got, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(got, &fields); err != nil {
+		t.Fatal(err)
+	}
+	wantFields := map[string]any{
+		"name": "127.0.0.1:48420 -> 127.0.0.1:45099", "client_name": "mod_wsgi:10307:8dbed295-9b98-45eb-8d65-9f7594de469a",
+		"vhost": "cellA", "user": "guest", "client_port": 48420.0, "state": "running", "heartbeat_s": 10.0,
+		"connected_at": "2026-11-26T11:43:07.089Z", "recv_oct": 331.0, "send_oct": 537.0, "channels": 0.0,
+		"peer_host": "127.0.0.1",
+	}
+	if !reflect.DeepEqual(fields, wantFields) {
+		t.Errorf("JSON %s\nwant %v", got, wantFields)
+	}
+	var back Connection
+	if err := json.Unmarshal(got, &back); err != nil || !reflect.DeepEqual(back, a) {
+		t.Errorf("round trip: %+v %v", back, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"wsgilab/internal/broker"
+	"wsgilab/internal/testsupport"
 )
 
 // muteConn stops writing (silently: the client believes it sent) once muted, like an eventlet
@@ -58,23 +59,9 @@ func dialMutable(t *testing.T, v *broker.Vhost, name string) (*amqp.Connection, 
 // the broker log's "missed heartbeats" close is an event attributed to the cell's vhost. A
 // second vhost's connection dies the same way and must not show up in this cell's timeline.
 func TestBrokerIntegrationMissedHeartbeats(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a RabbitMQ node")
-	}
-	if _, err := os.Stat("/usr/lib/rabbitmq/bin/rabbitmq-server"); err != nil {
-		t.Fatal("rabbitmq-server not installed: run scripts/install-stack.sh")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	b, err := broker.StartPrivate(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	b := testsupport.Broker(t, ctx)
 	cell, err := b.NewVhost(ctx, "observe-cell")
 	if err != nil {
 		t.Fatal(err)
@@ -94,17 +81,8 @@ func TestBrokerIntegrationMissedHeartbeats(t *testing.T) {
 
 	o := New(Target{
 		Cell: "it", Vhost: cell.Name, BrokerPort: cell.AMQPPort, Interval: 250 * time.Millisecond,
-		Connections: func(ctx context.Context) ([]BrokerConnection, error) {
-			conns, err := b.Connections(ctx, cell.Name)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]BrokerConnection, 0, len(conns))
-			for _, c := range conns {
-				out = append(out, BrokerConnection{Name: c.Name, ClientName: c.ClientName, Vhost: c.Vhost,
-					ClientPort: c.PeerPort, Heartbeat: int(c.Heartbeat / time.Second), ConnectedAt: c.ConnectedAt})
-			}
-			return out, nil
+		Connections: func(ctx context.Context) ([]broker.Connection, error) {
+			return b.Connections(ctx, cell.Name)
 		},
 		PIDs:            func() []int { return []int{os.Getpid()} },
 		BrokerLog:       b.LogPath,

@@ -3,98 +3,66 @@ package observe
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"os"
+	"errors"
 	"testing"
 	"time"
 
-	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
+	"wsgilab/internal/broker"
 )
 
-// testdata/management-connections.json is GET /api/connections of a real 3.10.8 node: a py-amqp
-// connection in cellA with a 10 s heartbeat and a client-provided name, one in cellB with
-// heartbeats off.
-func TestFromConnectionInfoFixture(t *testing.T) {
-	b, err := os.ReadFile("testdata/management-connections.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var infos []rabbithole.ConnectionInfo
-	if err := json.Unmarshal(b, &infos); err != nil {
-		t.Fatal(err)
-	}
-	if len(infos) != 2 {
-		t.Fatalf("%d connections", len(infos))
-	}
-	a := FromConnectionInfo(infos[0])
-	want := BrokerConnection{
-		Name: "127.0.0.1:48420 -> 127.0.0.1:45099", ClientName: "mod_wsgi:10307:8dbed295-9b98-45eb-8d65-9f7594de469a",
-		Vhost: "cellA", User: "guest", ClientPort: 48420, State: "running", Heartbeat: 10,
-		ConnectedAt: time.UnixMilli(1795693387089).UTC(), RecvOct: 331, SendOct: 537,
-	}
-	if a != want {
-		t.Errorf("\n got %+v\nwant %+v", a, want)
-	}
-	if c := FromConnectionInfo(infos[1]); c.Heartbeat != 0 || c.ClientName != "" || c.Vhost != "cellB" || c.ClientPort != 48436 {
-		t.Errorf("second: %+v", c)
-	}
-	if a.Key() == FromConnectionInfo(infos[1]).Key() {
-		t.Error("two connections share a key")
-	}
-}
-
-// The probe keeps the vhost's connections only (a lister may return every vhost's) and sorts
-// them; ManagementConnections asks the vhost's own endpoint.
+// The probe keeps the vhost's connections only (a lister may return every vhost's), sorts them
+// by client port, records them in broker.Connection's JSON shape, and passes the lister's
+// error on.
 func TestBrokerConnectionsProbe(t *testing.T) {
-	all, err := os.ReadFile("testdata/management-connections.json")
-	if err != nil {
-		t.Fatal(err)
+	at := time.UnixMilli(1795693387089).UTC()
+	all := []broker.Connection{
+		{Name: "127.0.0.1:48450 -> 127.0.0.1:45099", Vhost: "cellB", ClientPort: 48450, Heartbeat: 2, ConnectedAt: at,
+			ClientName: "mod_wsgi:10308:uuid-2", ClientProperties: map[string]any{"product": "py-amqp"}},
+		{Name: "127.0.0.1:48420 -> 127.0.0.1:45099", Vhost: "cellA", ClientPort: 48420, Heartbeat: 10, ConnectedAt: at},
+		{Name: "127.0.0.1:48436 -> 127.0.0.1:45099", Vhost: "cellB", ClientPort: 48436, ConnectedAt: at},
 	}
-	var infos []rabbithole.ConnectionInfo
-	json.Unmarshal(all, &infos)
-	var asked []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked = append(asked, r.URL.Path)
-		if u, p, _ := r.BasicAuth(); u != "guest" || p != "pw" {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		switch r.URL.Path {
-		case "/api/connections":
-			w.Write(all)
-		case "/api/vhosts/cellB/connections":
-			json.NewEncoder(w).Encode(infos[1:])
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
+	var calls int
+	list := func(context.Context) ([]broker.Connection, error) { calls++; return all, nil }
 
-	list, err := ManagementConnections(srv.URL, "guest", "pw", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, _, err := NewBrokerConnections("cellB", list).Sample(context.Background(), time.Now())
-	if err != nil {
-		t.Fatal(err)
+	v, events, err := NewBrokerConnections("cellB", list).Sample(context.Background(), time.Now())
+	if err != nil || len(events) != 0 || calls != 1 {
+		t.Fatalf("err %v, events %v, %d calls", err, events, calls)
 	}
 	r := v.(*BrokerReading)
-	if r.Count != 1 || r.Connections[0].ClientPort != 48436 || r.Vhost != "cellB" {
+	if r.Vhost != "cellB" || r.Count != 2 || len(r.Connections) != 2 ||
+		r.Connections[0].ClientPort != 48436 || r.Connections[1].ClientPort != 48450 {
 		t.Errorf("filtered reading: %+v", r)
 	}
-
-	list, _ = ManagementConnections(srv.URL, "guest", "pw", "cellB")
-	conns, err := list(context.Background())
-	if err != nil || len(conns) != 1 || conns[0].Vhost != "cellB" {
-		t.Errorf("vhost lister: %+v %v", conns, err)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if asked[len(asked)-1] != "/api/vhosts/cellB/connections" {
-		t.Errorf("asked %v", asked)
+	var rec struct {
+		Count       int              `json:"count"`
+		Connections []map[string]any `json:"connections"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Count != 2 {
+		t.Fatalf("%s: %v", b, err)
+	}
+	c := rec.Connections[1]
+	if c["client_port"] != 48450.0 || c["heartbeat_s"] != 2.0 || c["client_name"] != "mod_wsgi:10308:uuid-2" ||
+		c["connected_at"] != "2026-11-26T11:43:07.089Z" || c["ClientProperties"] != nil || c["client_properties"] != nil {
+		t.Errorf("recorded connection %s", b)
 	}
 
-	list, _ = ManagementConnections(srv.URL, "guest", "wrong", "cellB")
-	if _, _, err := NewBrokerConnections("cellB", list).Sample(context.Background(), time.Now()); err == nil {
-		t.Error("no error for a refused login")
+	// An empty vhost keeps every connection; none is an empty list, not null.
+	v, _, _ = NewBrokerConnections("", list).Sample(context.Background(), time.Now())
+	if r := v.(*BrokerReading); r.Count != 3 || r.Connections[0].ClientPort != 48420 {
+		t.Errorf("unfiltered reading: %+v", r)
+	}
+	v, _, _ = NewBrokerConnections("cellC", list).Sample(context.Background(), time.Now())
+	if b, _ := json.Marshal(v); string(b) != `{"vhost":"cellC","count":0,"connections":[]}` {
+		t.Errorf("empty reading %s", b)
+	}
+
+	refused := errors.New("management API: 401 unauthorized")
+	failing := func(context.Context) ([]broker.Connection, error) { return nil, refused }
+	if v, _, err := NewBrokerConnections("cellB", failing).Sample(context.Background(), time.Now()); !errors.Is(err, refused) || v != nil {
+		t.Errorf("lister error: %v %v", v, err)
 	}
 }

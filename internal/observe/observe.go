@@ -46,8 +46,8 @@ type Target struct {
 	// what the management API (1 s statistics) shows.
 	Interval time.Duration
 
-	// Connections lists the connections of Vhost (see ManagementConnections, or adapt
-	// (*broker.Broker).Connections).
+	// Connections lists the connections of Vhost: (*broker.Broker).Connections with Vhost
+	// bound (see ConnectionLister).
 	Connections ConnectionLister
 	// PIDs lists the service's processes, re-read on every tick because Apache spawns and
 	// reaps children (see ProcessTree).

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"wsgilab/internal/broker"
 )
 
 // fakeProbe returns what it is told, counting its calls.
@@ -165,7 +167,7 @@ func TestTargetProbes(t *testing.T) {
 	}
 	full := Target{
 		Vhost: "v", BrokerPort: 5672,
-		Connections: func(context.Context) ([]BrokerConnection, error) { return nil, nil },
+		Connections: func(context.Context) ([]broker.Connection, error) { return nil, nil },
 		PIDs:        func() []int { return nil },
 		BrokerLog:   "/nonexistent/rabbit.log",
 		ClientLogs:  []LogFile{{Path: "/nonexistent/error.log", Format: FormatApache}},

@@ -452,3 +452,24 @@ func (c *Cell) waitPreloaded(ctx context.Context, timeout time.Duration) error {
 		}
 	}
 }
+
+// AppRole is the apache.Process role of the processes that run the app: the MPM children in
+// embedded mode, the mod_wsgi daemon processes in daemon mode.
+func (c *Cell) AppRole() string {
+	if c.Options.Mode == "daemon" {
+		return "wsgi-daemon"
+	}
+	return "child"
+}
+
+// AppProcesses lists the live processes that run the app (see AppRole).
+func (c *Cell) AppProcesses() []apache.Process {
+	var out []apache.Process
+	role := c.AppRole()
+	for _, p := range c.Apache.Processes() {
+		if p.Role == role {
+			out = append(out, p)
+		}
+	}
+	return out
+}

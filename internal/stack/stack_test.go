@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"wsgilab/internal/broker"
 	"wsgilab/internal/observe"
 	"wsgilab/internal/proc"
 	"wsgilab/internal/testsupport"
@@ -25,56 +24,9 @@ import (
 // without it fails them (install with scripts/install-stack.sh): a skipped test would hide
 // exactly the breakage it is for.
 
-// shared is one private RabbitMQ node for every test; each cell gets its own vhost on it.
-var shared *broker.Broker
-
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "wsgilab-stack-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	t0 := time.Now()
-	shared, err = broker.StartPrivate(ctx, dir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the private RabbitMQ node these tests need did not start: %v\n", err)
-		return 1
-	}
-	fmt.Printf("broker ready in %v\n", time.Since(t0).Round(time.Millisecond))
-	code := m.Run()
-	if err := shared.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: stopping the broker: %v\n", err)
-		code = 1
-	}
-	if left := proc.Running(); len(left) > 0 {
-		for _, p := range left {
-			fmt.Fprintf(os.Stderr, "FAIL: left running: %s (pid %d)\n", p.Name, p.PID)
-		}
-		code = 1
-	}
-	return code
-}
-
-func newVhost(t *testing.T, name string) *broker.Vhost {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	v, err := shared.NewVhost(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		v.Delete(ctx)
-	})
-	return v
-}
+// One private RabbitMQ node serves every test; each cell gets its own vhost on it
+// (testsupport.Vhost). Main also fails the package when a test leaves a process running.
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 func get(t *testing.T, url string) (int, http.Header, []byte) {
 	t.Helper()
@@ -156,7 +108,7 @@ func TestCellsEveryMPMAndMode(t *testing.T) {
 			// Fewer idle children: less start-up work for two cores running six cells.
 			o.StartServers, o.MinSpareServers, o.MaxSpareServers = 2, 1, 2
 		}
-		vhost := newVhost(t, "test-"+name(cc))
+		vhost := testsupport.Vhost(t, "test-"+name(cc))
 		dir := testsupport.Dir(t)
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -273,14 +225,14 @@ func checkBrokerConnections(t *testing.T, c *Cell, st status) {
 	for _, pid := range c.PIDs() {
 		cellPIDs[pid] = true
 	}
-	wantHB := 30 * time.Second
+	wantHB := 30 // seconds
 	if c.Options.Heartbeat == "off" {
 		wantHB = 0
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		conns, err := shared.Connections(ctx, c.Vhost.Name)
+		conns, err := testsupport.SharedBroker(t).Connections(ctx, c.Vhost.Name)
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -296,10 +248,10 @@ func checkBrokerConnections(t *testing.T, c *Cell, st status) {
 				seenConductor = true
 				continue
 			}
-			if ports[bc.PeerPort] {
+			if ports[bc.ClientPort] {
 				seenApp++
 				if bc.Heartbeat != wantHB {
-					problems = append(problems, fmt.Sprintf("app connection %q negotiated heartbeat %v, want %v", bc.ClientName, bc.Heartbeat, wantHB))
+					problems = append(problems, fmt.Sprintf("app connection %q negotiated heartbeat %d s, want %d s", bc.ClientName, bc.Heartbeat, wantHB))
 				}
 				if !strings.HasPrefix(bc.ClientName, "mod_wsgi:"+strconv.Itoa(st.PID)+":") {
 					problems = append(problems, fmt.Sprintf("app connection named %q, want mod_wsgi:%d:...", bc.ClientName, st.PID))
@@ -343,7 +295,7 @@ func TestUserAppRaisesAtImport(t *testing.T) {
 	if err := os.WriteFile(app, []byte("import os\nraise ImportError('no module named novaclient (test)')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	vhost := newVhost(t, "test-broken-app")
+	vhost := testsupport.Vhost(t, "test-broken-app")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, err := Start(ctx, filepath.Join(dir, "cell"), vhost, Options{MPM: "event", Mode: "daemon", Processes: 1, Threads: 1,
@@ -405,7 +357,7 @@ func processesMentioning(s string) []string {
 func TestPreloadedDaemonsAllLoadedWhenReady(t *testing.T) {
 	t.Parallel()
 	dir := testsupport.Dir(t)
-	vhost := newVhost(t, "test-preload")
+	vhost := testsupport.Vhost(t, "test-preload")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	c, err := Start(ctx, filepath.Join(dir, "cell"), vhost, Options{MPM: "event", Mode: "daemon", Processes: 3, Threads: 1,

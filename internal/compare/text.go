@@ -1,0 +1,156 @@
+package compare
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"wsgilab/internal/stats"
+)
+
+// noCINote explains a "± ∞": one value has no spread, hence no interval.
+var noCINote = fmt.Sprintf("need >= %d samples for a confidence interval", stats.MinCISamples)
+
+// WriteText prints the comparison as a benchstat-like table: one row per (cell, metric) with
+// each side's mean ± 95% CI, the delta of the means when significant ("~" when not), the
+// p-value, the sample sizes and the test. Notes are numbered footnotes, as in benchstat.
+func (c *Comparison) WriteText(w io.Writer) error {
+	var b strings.Builder
+	pairwise := false
+	cells := false
+	for _, r := range c.Rows {
+		cells = cells || r.Cell != ""
+		pairwise = pairwise || r.CellB != ""
+	}
+	if pairwise {
+		fmt.Fprintf(&b, "run: %s\n", strings.Join(c.A.Files, " "))
+	} else {
+		fmt.Fprintf(&b, "A: %s\n", strings.Join(c.A.Files, " "))
+		fmt.Fprintf(&b, "B: %s\n", strings.Join(c.B.Files, " "))
+	}
+	for i, l := range c.Basis {
+		if i == 0 {
+			fmt.Fprintf(&b, "compared: %s\n", l)
+		} else {
+			fmt.Fprintf(&b, "          %s\n", l)
+		}
+	}
+	fmt.Fprintf(&b, "test: %s, two-sided, alpha %g; ± is the %g%% confidence interval of the mean\n\n",
+		c.Test, c.Alpha, c.Confidence*100)
+
+	var notes footnotes
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	var head []string
+	switch {
+	case pairwise:
+		head = []string{"cell A", "cell B", "metric", "A", "B"}
+	case cells:
+		head = []string{"cell", "metric", c.A.Label, c.B.Label}
+	default:
+		head = []string{"metric", c.A.Label, c.B.Label}
+	}
+	head = append(head, "delta", "p", "n", "test")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range c.Rows {
+		var cols []string
+		switch {
+		case pairwise:
+			cols = []string{r.Cell, r.CellB}
+		case cells:
+			cols = []string{r.Cell}
+		}
+		dec := decimals(math.Max(math.Abs(r.A.Mean), math.Abs(r.B.Mean)))
+		cmp := r.Comparison
+		delta := "~"
+		if cmp.Significant {
+			delta = "?"
+			if cmp.DeltaPct != nil {
+				delta = fmt.Sprintf("%+.1f%%", *cmp.DeltaPct)
+			}
+		}
+		cols = append(cols, metricLabel(r.Metric, r.Unit),
+			meanCI(r.A, dec, &notes), meanCI(r.B, dec, &notes),
+			delta+notes.marks(cmp.Notes...),
+			fmt.Sprintf("%.3f", cmp.P), fmt.Sprintf("%d+%d", cmp.NA, cmp.NB), string(cmp.Test))
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for i, n := range notes {
+		fmt.Fprintf(&b, "%s %s\n", superscript(i+1), n)
+	}
+	if len(c.Notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range c.Notes {
+			fmt.Fprintf(&b, "note: %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON prints the comparison as indented JSON (the shape of Comparison).
+func (c *Comparison) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(c)
+}
+
+func metricLabel(metric, unit string) string {
+	if unit == "" || unit == metric {
+		return metric
+	}
+	return metric + " (" + unit + ")"
+}
+
+func meanCI(s stats.Summary, dec int, notes *footnotes) string {
+	m := strconv.FormatFloat(s.Mean, 'f', dec, 64)
+	if s.CI == nil {
+		return m + " ± ∞" + notes.marks(noCINote)
+	}
+	return m + " ± " + strconv.FormatFloat(s.CI.HalfWidth, 'f', dec, 64)
+}
+
+// decimals gives about four significant digits for the larger mean of a row, so that 563.2
+// req/s and 17.70 ms both read naturally and both sides of a row line up.
+func decimals(m float64) int {
+	if m == 0 || math.IsNaN(m) || math.IsInf(m, 0) {
+		return 0
+	}
+	d := 3 - int(math.Floor(math.Log10(m)))
+	return min(max(d, 0), 6)
+}
+
+// footnotes numbers distinct note texts in order of first use.
+type footnotes []string
+
+// marks returns " ¹ ²"-style markers for texts, adding the new ones.
+func (f *footnotes) marks(texts ...string) string {
+	var s string
+	for _, t := range texts {
+		i := 0
+		for i < len(*f) && (*f)[i] != t {
+			i++
+		}
+		if i == len(*f) {
+			*f = append(*f, t)
+		}
+		s += " " + superscript(i+1)
+	}
+	return s
+}
+
+func superscript(n int) string {
+	const digits = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+	d := []rune(digits)
+	var out []rune
+	for _, c := range strconv.Itoa(n) {
+		out = append(out, d[c-'0'])
+	}
+	return string(out)
+}

@@ -1,0 +1,80 @@
+// Package report holds what the scenarios' text reports share: how a log line, a latency, a
+// mean with its interval and the broker are printed, and how evidence lines are listed under
+// a cell. Each scenario's table is its own (in its package); comparisons are internal/compare's.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"wsgilab/internal/observe"
+	"wsgilab/internal/results"
+	"wsgilab/internal/stats"
+)
+
+// MaxLineWidth shortens long log lines in text reports (the JSON keeps them whole).
+const MaxLineWidth = 200
+
+// Line shortens a log line to MaxLineWidth.
+func Line(s string) string {
+	if len(s) > MaxLineWidth {
+		return s[:MaxLineWidth-3] + "..."
+	}
+	return s
+}
+
+// YesNo prints a boolean setting.
+func YesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// Ms prints a latency in milliseconds with a precision that suits its size.
+func Ms(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0fms", v)
+	case v >= 1:
+		return fmt.Sprintf("%.1fms", v)
+	default:
+		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", v), "0"), ".") + "ms"
+	}
+}
+
+// PlusMinus prints a mean with its 95% confidence interval's half-width ("561.8 ± 10.7"), or
+// the mean alone when there is no interval (one value).
+func PlusMinus(s stats.Summary, dec int) string {
+	m := strconv.FormatFloat(s.Mean, 'f', dec, 64)
+	if s.CI == nil {
+		return m
+	}
+	return m + " ± " + strconv.FormatFloat(s.CI.HalfWidth, 'f', dec, 64)
+}
+
+// BrokerLabel says which kind of broker a run used.
+func BrokerLabel(run *results.Run) string {
+	if run.Broker.Private {
+		return "private RabbitMQ node"
+	}
+	return "existing broker"
+}
+
+// Evidence lists at most max of a cell's evidence lines, each under the source and rule that
+// matched it (a record may span lines: RabbitMQ writes a missed-heartbeats close as two), and
+// says how many more (omitted: those the cell's JSON has beyond events) are in file.
+func Evidence(w io.Writer, events []observe.Event, max, omitted int, file string) {
+	for i, e := range events {
+		if i == max {
+			fmt.Fprintf(w, "  ... %d more in %s\n", len(events)-i+omitted, file)
+			return
+		}
+		fmt.Fprintf(w, "  [%s %s]\n", e.Source, e.Rule)
+		for _, line := range strings.Split(e.Line, "\n") {
+			fmt.Fprintf(w, "    %s\n", Line(line))
+		}
+	}
+}

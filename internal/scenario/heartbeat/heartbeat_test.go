@@ -1,0 +1,153 @@
+package heartbeat
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"wsgilab/internal/results"
+	"wsgilab/internal/runner"
+	"wsgilab/internal/stack"
+	"wsgilab/internal/testsupport"
+)
+
+// The real-stack tests share one private RabbitMQ node; a machine without the stack fails them.
+func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
+
+// The heartbeat scenario on the real stack: a green heartbeat (eventlet monkey-patched) under
+// prefork/embedded and under event/daemon, and their pthread twins, on one private broker.
+// What each verdict says must be backed by what the broker and the client logged.
+func TestHeartbeatScenarioOnRealStack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	b := testsupport.SharedBroker(t)
+
+	plan := DefaultPlan()
+	plan.Timeout, plan.Parallel = 2, 4
+	plan.Specs = []runner.CellSpec{
+		{MPM: "prefork", Mode: "embedded", Heartbeat: "green", MonkeyPatch: true},
+		{MPM: "prefork", Mode: "embedded", Heartbeat: "pthread", MonkeyPatch: true},
+		{MPM: "event", Mode: "daemon", Heartbeat: "green", MonkeyPatch: true},
+		{MPM: "event", Mode: "daemon", Heartbeat: "pthread", MonkeyPatch: true},
+	}
+	out := t.TempDir()
+	work := testsupport.Dir(t)
+	outcome, err := runner.Run(ctx, Scenario{}.Name(), &plan, runner.Options{OutDir: out, Broker: b, WorkDir: work,
+		Progress: testsupport.Progress(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outcome.Cells) != 4 {
+		t.Fatalf("%d cells", len(outcome.Cells))
+	}
+	for _, r := range outcome.Cells {
+		c := r.(*CellResult)
+		v := c.Findings
+		t.Logf("%s: %s (%s) notes=%v", c.ID, c.Verdict.Kind, c.Verdict.Reason, c.Notes)
+		if c.AppProcesses != 2 || len(c.Warmup.PIDs) != 2 || len(c.Probe.PIDs) != 2 {
+			t.Errorf("%s: bursts must reach both app processes: app=%d warm-up=%v probe=%v", c.ID,
+				c.AppProcesses, c.Warmup.PIDs, c.Probe.PIDs)
+		}
+		if v.ConnsBefore < 2 {
+			t.Errorf("%s: %d connections before the idle, want one per app process at least", c.ID, v.ConnsBefore)
+		}
+		if v.Heartbeat == nil || *v.Heartbeat != 2 {
+			t.Errorf("%s: negotiated heartbeat %v, want 2", c.ID, v.Heartbeat)
+		}
+		switch c.Spec.Heartbeat {
+		case "green":
+			if c.Verdict.Kind != Dropped {
+				t.Errorf("%s: verdict %s, want DROPPED", c.ID, c.Verdict.Kind)
+				continue
+			}
+			if v.MissedHeartbeats < 1 || v.TimeToDropSeconds == nil {
+				t.Errorf("%s: missed=%d time-to-drop=%v", c.ID, v.MissedHeartbeats, v.TimeToDropSeconds)
+			} else if d := *v.TimeToDropSeconds; d <= 0 || d > plan.Idle().Seconds() {
+				t.Errorf("%s: time to drop %.1fs outside the idle (0, %.0fs]", c.ID, d, plan.Idle().Seconds())
+			}
+			// The evidence: the broker's own close for missed heartbeats, of this cell's
+			// vhost, naming a connection of this cell's app processes.
+			found := false
+			for _, e := range v.Evidence {
+				if e.Source == "broker" && e.Rule == "missed_heartbeats" {
+					found = true
+					if e.Fields.Vhost != "" && e.Fields.Vhost != c.Vhost {
+						t.Errorf("%s: evidence from vhost %q", c.ID, e.Fields.Vhost)
+					}
+					if !strings.Contains(e.Line, "missed heartbeats from client, timeout: 2s") {
+						t.Errorf("%s: evidence line %q", c.ID, e.Line)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("%s: no broker missed_heartbeats line in the evidence: %+v", c.ID, v.Evidence)
+			}
+			if v.ProbeExtraLatencyMs < 100 && v.ClientErrors == 0 {
+				t.Errorf("%s: a dropped connection cost the probe nothing and the client logged nothing", c.ID)
+			}
+		case "pthread":
+			if c.Verdict.Kind != Stable || v.MissedHeartbeats != 0 || v.Reconnects != 0 || v.ConnsAfter != v.ConnsBefore {
+				t.Errorf("%s: verdict %s missed=%d reconnects=%d conns %d->%d, want STABLE with every connection kept",
+					c.ID, c.Verdict.Kind, v.MissedHeartbeats, v.Reconnects, v.ConnsBefore, v.ConnsAfter)
+			}
+		}
+		if len(c.Timeline.Ticks) < int(plan.Idle()/time.Second) {
+			t.Errorf("%s: only %d samples in the timeline", c.ID, len(c.Timeline.Ticks))
+		}
+	}
+
+	// The files: run.json without timelines, each cell's with its own; the table printed from
+	// run.json names every cell with its verdict.
+	run, err := results.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary, err := results.Decode[CellResult](run, nil)
+	if err != nil || len(summary) != 4 || len(summary[0].Timeline.Ticks) != 0 {
+		t.Fatalf("run.json: %v, %d cells", err, len(summary))
+	}
+	first := outcome.Cells[0].(*CellResult)
+	var cell CellResult
+	testsupport.ReadJSON(t, filepath.Join(out, results.CellFile(first.ID)), &cell)
+	if cell.Verdict.Kind != first.Verdict.Kind || len(cell.Timeline.Ticks) == 0 {
+		t.Errorf("%s.json: verdict %s, %d ticks", first.ID, cell.Verdict.Kind, len(cell.Timeline.Ticks))
+	}
+	var text strings.Builder
+	if err := (Scenario{}).WriteText(&text, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range outcome.Cells {
+		c := r.(*CellResult)
+		if !strings.Contains(text.String(), c.ID+": "+c.Verdict.Kind+" — ") {
+			t.Errorf("the table lacks %s's verdict:\n%s", c.ID, text.String())
+		}
+	}
+	testsupport.AssertNothingLeft(t, work)
+}
+
+// A user's app that raises at import: the cell is ERROR with the exception, and the run goes on.
+func TestHeartbeatCellWithBrokenApp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := testsupport.Dir(t)
+	app := filepath.Join(dir, "broken.wsgi")
+	if err := os.WriteFile(app, []byte("raise ImportError('No module named novaclient (wsgilab test)')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	work := testsupport.Dir(t)
+	plan := DefaultPlan()
+	plan.Parallel, plan.Base = 1, stack.Options{AppPath: app}
+	plan.Specs = []runner.CellSpec{{MPM: "prefork", Mode: "embedded", Heartbeat: "green", MonkeyPatch: true}}
+	outcome, err := runner.Run(ctx, Scenario{}.Name(), &plan, runner.Options{WorkDir: work, Broker: testsupport.SharedBroker(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := outcome.Cells[0].Base().Verdict
+	if v.Kind != results.Error || !strings.Contains(v.Reason, "novaclient") {
+		t.Fatalf("verdict %s %q, want ERROR naming the import error", v.Kind, v.Reason)
+	}
+	testsupport.AssertNothingLeft(t, work)
+}
