@@ -11,15 +11,11 @@ import (
 )
 
 // bench: the ApacheBench-compatible load generator. Everything but the signal
-// wiring lives in internal/bench, which the lab's scenarios call as a library.
-func init() {
-	commands["bench"] = command{
-		summary: "ApacheBench-compatible load generator (ab's options and report, wrk's speed)",
-		run: func(args []string, stdout, stderr io.Writer) int {
-			// Like ab, SIGINT ends the run early and still prints the report.
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return bench.Main(ctx, args, stdout, stderr)
-		},
-	}
+// wiring lives in internal/bench, which the scenarios call as a library.
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	// Like ab, SIGINT ends the run early and still prints the report.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return bench.Main(ctx, args, stdout, stderr)
 }

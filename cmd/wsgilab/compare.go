@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,13 +11,6 @@ import (
 	"wsgilab/internal/compare"
 	"wsgilab/internal/stats"
 )
-
-func init() {
-	commands["compare"] = command{
-		summary: "compare saved bench or run results, with confidence intervals and a significance test",
-		run:     runCompare,
-	}
-}
 
 const compareUsage = `Usage:
   wsgilab compare [options] A.json B.json
@@ -51,16 +43,11 @@ Options:
 
 func runCompare(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are printed below, in one line
 	asJSON := fs.Bool("json", false, "print the comparison as JSON (kind \"wsgilab.compare/v1\")")
 	testName := fs.String("test", "utest", "two-sample test: utest (Mann-Whitney U, as benchstat) or welch (Welch's t)")
 	alpha := fs.Float64("alpha", stats.Alpha, "significance level: a difference is reported when p < alpha")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(stdout, compareUsage+fs.FlagUsages())
-			return 0
-		}
-		return compareUsageError(stderr, err.Error())
+	if code, done := parseFlags(fs, compareUsage, args, stdout, stderr); done {
+		return code
 	}
 	test, err := stats.ParseTest(*testName)
 	if err != nil {

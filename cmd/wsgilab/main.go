@@ -1,13 +1,16 @@
 // Command wsgilab reproduces, measures and compares how a Python web service behaves under
 // different server execution models, on the real stack. Each subcommand lives in its own file
-// and registers itself in commands; main only dispatches.
+// and is listed in commands; main only dispatches.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+
+	"github.com/spf13/pflag"
 )
 
 // command is one subcommand: it parses its own flags from args and returns the exit code.
@@ -16,8 +19,14 @@ type command struct {
 	run     func(args []string, stdout, stderr io.Writer) int
 }
 
-// commands is filled by the init functions of the subcommand files.
-var commands = map[string]command{}
+// commands are the subcommands, each in its own file.
+var commands = map[string]command{
+	"bench":   {"ApacheBench-compatible load generator (ab's options and report, wrk's speed)", runBench},
+	"compare": {"compare saved bench or run results, with confidence intervals and a significance test", runCompare},
+	"merge":   {"join the outputs of a sharded run (run --shard I/N) into one run.json and print its table", runMerge},
+	"run":     {"run a scenario across a matrix of stack configurations and print verdicts with evidence", runRun},
+	"up":      {"bring one stack configuration up and keep it running until Ctrl-C", runUp},
+}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -50,4 +59,19 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'wsgilab <command> --help' for a command's options.")
+}
+
+// parseFlags parses a subcommand's options. --help prints usage and the options (exit 0); a bad
+// option is one line naming the command (exit 2). done says the caller returns code at once.
+func parseFlags(fs *pflag.FlagSet, usage string, args []string, stdout, stderr io.Writer) (code int, done bool) {
+	fs.SetOutput(io.Discard) // errors are printed here, in one line
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, usage+fs.FlagUsages())
+			return 0, true
+		}
+		fmt.Fprintf(stderr, "wsgilab %s: %v (see 'wsgilab %s --help')\n", fs.Name(), err, fs.Name())
+		return 2, true
+	}
+	return 0, false
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -11,13 +10,6 @@ import (
 	"wsgilab/internal/runner"
 	"wsgilab/internal/scenario"
 )
-
-func init() {
-	commands["merge"] = command{
-		summary: "join the outputs of a sharded run (run --shard I/N) into one run.json and print its table",
-		run:     runMerge,
-	}
-}
 
 const mergeUsage = `Usage:
   wsgilab merge SHARD_DIR... --out DIR [--json]
@@ -37,16 +29,10 @@ Options:
 
 func runMerge(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("merge", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	out := fs.StringP("out", "o", "", "directory for the merged run.json and cell files (required)")
 	asJSON := fs.Bool("json", false, "print the merged run.json on stdout instead of the table")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(stdout, mergeUsage+fs.FlagUsages())
-			return 0
-		}
-		fmt.Fprintf(stderr, "wsgilab merge: %v (see 'wsgilab merge --help')\n", err)
-		return 2
+	if code, done := parseFlags(fs, mergeUsage, args, stdout, stderr); done {
+		return code
 	}
 	switch {
 	case len(fs.Args()) == 0:

@@ -18,12 +18,6 @@ import (
 // run: one scenario of the registry across its matrix. This file knows no scenario: it looks
 // the name up, lets the scenario add its options, and prints the run with the scenario's
 // own report.
-func init() {
-	commands["run"] = command{
-		summary: "run a scenario across a matrix of stack configurations and print verdicts with evidence",
-		run:     runRun,
-	}
-}
 
 const runHeader = `Usage:
   wsgilab run [SCENARIO] [options]
@@ -160,8 +154,7 @@ func writeRunUsage(w io.Writer, sc runner.Scenario, named bool, fs, common *pfla
 			if i == 0 {
 				def = " (default)"
 			}
-			fmt.Fprintf(w, "  %-12s%s\n", s.Name()+def, "")
-			fmt.Fprintf(w, "      %s\n", s.Summary())
+			fmt.Fprintf(w, "  %s%s\n      %s\n", s.Name(), def, s.Summary())
 		}
 		fmt.Fprintf(w, "\nThe default scenario, %s:\n\n%s\n", sc.Name(), sc.Usage())
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -16,12 +15,6 @@ import (
 // up: one cell (Apache + mod_wsgi + the service, the conductor, a broker) left running for
 // manual exploration until Ctrl-C. The work is internal/stack's StartSession; this file maps
 // flags to its options.
-func init() {
-	commands["up"] = command{
-		summary: "bring one stack configuration up and keep it running until Ctrl-C",
-		run:     runUp,
-	}
-}
 
 const upUsage = `Usage:
   wsgilab up [options]
@@ -42,7 +35,6 @@ Options:
 
 func runUp(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("up", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	var o stack.Options
 	fs.StringVar(&o.MPM, "mpm", "event", "Apache MPM: prefork, worker or event")
@@ -76,13 +68,8 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&sc.ManagementURL, "management", "", "its management API: http://user:pass@host:port/")
 	fs.StringVar(&sc.ParentDir, "dir", "", "where to create the run directory (default: the system temp dir)")
 	fs.BoolVar(&sc.Keep, "keep", false, "keep the run directory (configs, logs) after teardown")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(stdout, upUsage+fs.FlagUsages())
-			return 0
-		}
-		fmt.Fprintf(stderr, "wsgilab up: %v (see 'wsgilab up --help')\n", err)
-		return 2
+	if code, done := parseFlags(fs, upUsage, args, stdout, stderr); done {
+		return code
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		fmt.Fprintf(stderr, "wsgilab up: unexpected arguments %q (see 'wsgilab up --help')\n", rest)

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -138,4 +139,40 @@ func newManagementClient(host string, port int, user, password string) (*rabbith
 	}
 	c.SetTimeout(apiTimeout)
 	return c, base + "/", nil
+}
+
+// withPrivateTimeout bounds a shared node's start-up in WithPrivate: it takes seconds, more when
+// several test binaries start nodes at once.
+const withPrivateTimeout = 90 * time.Second
+
+// WithPrivate starts a private node in a temporary directory, runs f with it, then stops the
+// node and removes the directory. It returns f's result, or 1 (said on stderr) when the node
+// does not start or stop. It is how a test binary shares one node between its package's tests
+// (testsupport.Main, and this package's own TestMain, which cannot import testsupport): a node
+// per test would cost seconds each.
+func WithPrivate(f func(*Broker) int) int {
+	dir, err := os.MkdirTemp("", "wsgilab-shared-broker-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), withPrivateTimeout)
+	b, err := StartPrivate(ctx, dir)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the private RabbitMQ node these tests need did not start "+
+			"(the stack must be installed: bash scripts/install-stack.sh): %v\n", err)
+		return 1
+	}
+	fmt.Printf("shared broker %s ready in %v (amqp %d, management %d)\n",
+		b.Node, b.StartupTime.Round(time.Millisecond), b.AMQPPort, b.ManagementPort)
+	code := f(b)
+	began := time.Now()
+	if err := b.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: stopping the shared broker: %v\n", err)
+		return 1
+	}
+	fmt.Printf("shared broker stopped in %v\n", time.Since(began).Round(time.Millisecond))
+	return code
 }

@@ -26,29 +26,16 @@ func runTests(m *testing.M) int {
 	if dir := os.Getenv(hardKillHelperEnv); dir != "" {
 		return hardKillHelper(dir)
 	}
-	dir, err := os.MkdirTemp("", "wsgilab-broker-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	var pids, ports []int
+	code := WithPrivate(func(b *Broker) int {
+		shared = b
+		code := m.Run()
+		pids, ports = markedProcesses(b.Node), b.Ports()
+		return code
+	})
+	if shared == nil {
+		return code // the node did not start: WithPrivate said why
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	shared, err = StartPrivate(ctx, dir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the private RabbitMQ node these tests need did not start: %v\n", err)
-		return 1
-	}
-	fmt.Printf("shared node %s ready in %v (amqp %d, management %d)\n",
-		shared.Node, shared.StartupTime.Round(time.Millisecond), shared.AMQPPort, shared.ManagementPort)
-	code := m.Run()
-	pids, ports := markedProcesses(shared.Node), shared.Ports()
-	began := time.Now()
-	if err := shared.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: stopping the shared node: %v\n", err)
-		code = 1
-	}
-	fmt.Printf("shared node stopped in %v\n", time.Since(began).Round(time.Millisecond))
 	if problems := leftovers(shared.Node, pids, ports); len(problems) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: shared node left: %s\n", strings.Join(problems, "; "))
 		code = 1

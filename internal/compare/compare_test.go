@@ -60,7 +60,13 @@ func TestCompareGolden(t *testing.T) {
 }
 
 func TestComparePairwiseGolden(t *testing.T) {
-	in, err := Load("testdata/throughput_small.json")
+	testsupport.Golden(t, "compare_pairwise.golden", text(t, pairwise(t, "testdata/throughput_small.json")))
+}
+
+// pairwise is the comparison of every pair of cells of the run in path.
+func pairwise(t *testing.T, path string) *Comparison {
+	t.Helper()
+	in, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +74,7 @@ func TestComparePairwiseGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testsupport.Golden(t, "compare_pairwise.golden", text(t, c))
+	return c
 }
 
 // The JSON output is golden too: it is an interface for scripts, documented in doc.go.

@@ -136,22 +136,8 @@ func TestCompareRunWithLegacy(t *testing.T) {
 
 // A lone run.json gives the pairwise comparison of its cells, the same as an older result's.
 func TestComparePairwiseRun(t *testing.T) {
-	in, err := Load("testdata/run_throughput.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ComparePairwise(in.Path, in.Run, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := Load("testdata/throughput_a.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	legacy, err := ComparePairwise(old.Path, old.Run, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pairwise(t, "testdata/run_throughput.json")
+	legacy := pairwise(t, "testdata/throughput_a.json")
 	// throughput_a has a third cell, so more pairs; its first pair is run_throughput's only one.
 	if len(c.Rows) != 3 || !reflect.DeepEqual(c.Rows, legacy.Rows[:3]) || c.Rows[0].CellB != "event-embedded-green" {
 		t.Errorf("rows = %+v, want %+v", c.Rows, legacy.Rows[:3])

@@ -128,6 +128,8 @@ type Mark struct {
 //	 "broker": BrokerReading,        the vhost's connections (management API), absent if the probe failed
 //	 "sockets": SocketReading,       the service's sockets to the broker port (/proc)
 //	 "scoreboard": Scoreboard,       Apache's mod_status
+//	 "processes": ProcessReading,    the cell's processes (/proc)
+//	 "access": AccessReading,        access-log lines appended since the last tick
 //	 "other": {"probe name": ...},   readings of probes from outside this package
 //	 "errors": {"probe name": "why this sample failed"}}
 type Tick struct {
@@ -135,6 +137,8 @@ type Tick struct {
 	Broker     *BrokerReading             `json:"broker,omitempty"`
 	Sockets    *SocketReading             `json:"sockets,omitempty"`
 	Scoreboard *Scoreboard                `json:"scoreboard,omitempty"`
+	Processes  *ProcessReading            `json:"processes,omitempty"`
+	Access     *AccessReading             `json:"access,omitempty"`
 	Other      map[string]json.RawMessage `json:"other,omitempty"`
 	Errors     map[string]string          `json:"errors,omitempty"`
 }
@@ -282,6 +286,16 @@ func (t *Tick) put(name string, v any) {
 			t.Scoreboard = r
 			return
 		}
+	case *ProcessReading:
+		if t.Processes == nil {
+			t.Processes = r
+			return
+		}
+	case *AccessReading:
+		if t.Access == nil {
+			t.Access = r
+			return
+		}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -300,6 +314,10 @@ func isNilPtr(v any) bool {
 	case *SocketReading:
 		return r == nil
 	case *Scoreboard:
+		return r == nil
+	case *ProcessReading:
+		return r == nil
+	case *AccessReading:
 		return r == nil
 	}
 	return false

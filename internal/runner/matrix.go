@@ -14,10 +14,12 @@ var (
 )
 
 // Matrix is the set of values per dimension; Specs is their cartesian product.
+//
+// JSON: {"mpms": ["prefork", ...], "modes": ["embedded", ...], "heartbeats": ["green", ...]}
 type Matrix struct {
-	MPMs       []string
-	Modes      []string
-	Heartbeats []string
+	MPMs       []string `json:"mpms"`
+	Modes      []string `json:"modes"`
+	Heartbeats []string `json:"heartbeats,omitempty"`
 }
 
 // CellSpec is one configuration along the matrix's dimensions.

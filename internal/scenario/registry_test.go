@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -11,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"wsgilab/internal/results"
+	"wsgilab/internal/testsupport"
 )
 
 // Every registered scenario has a unique name, help, and options that parse to a plan with
@@ -47,6 +51,30 @@ func TestRegistry(t *testing.T) {
 	}
 	if Default().Name() != Names()[0] {
 		t.Errorf("the default %q is not listed first in %v", Default().Name(), Names())
+	}
+}
+
+// Every table wsgilab prints is golden-tested: each scenario's text report of a recorded run of
+// its default matrix on the real stack (NAME/testdata/recorded/run.json, as 'wsgilab run NAME
+// --out' wrote it), printed without starting anything. A change of column, wording or number
+// format shows as a diff to review ('go test ./internal/scenario -update' rewrites the files).
+// A scenario without a recorded run fails here.
+func TestTextReportsGolden(t *testing.T) {
+	for _, s := range All() {
+		t.Run(s.Name(), func(t *testing.T) {
+			run, err := results.Load(filepath.Join(s.Name(), "testdata", "recorded", "run.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Scenario != s.Name() {
+				t.Fatalf("the recorded run is a %s run", run.Scenario)
+			}
+			var b bytes.Buffer
+			if err := s.WriteText(&b, run); err != nil {
+				t.Fatal(err)
+			}
+			testsupport.Golden(t, filepath.Join("..", s.Name(), "testdata", "recorded", "table.golden"), b.Bytes())
+		})
 	}
 }
 

@@ -54,10 +54,6 @@ func Broker(t testing.TB, ctx context.Context) *broker.Broker {
 // shared is the node Main started, nil outside Main.
 var shared *broker.Broker
 
-// sharedStartTimeout bounds the shared node's start-up: it takes seconds, more when several
-// packages' tests start nodes at once.
-const sharedStartTimeout = 90 * time.Second
-
 // Main runs a package's tests around one private RabbitMQ node that they share (each test
 // takes its own vhost on it with Vhost, or the node itself with SharedBroker): starting a node
 // per test would cost seconds each. Use it as the package's TestMain:
@@ -69,31 +65,11 @@ const sharedStartTimeout = 90 * time.Second
 // package proc is still registered once the tests are done: a test that leaks Apache, a
 // conductor or a broker fails the package.
 func Main(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "wsgilab-test-broker-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), sharedStartTimeout)
-	b, err := broker.StartPrivate(ctx, dir)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the private RabbitMQ node these tests need did not start "+
-			"(the stack must be installed: bash scripts/install-stack.sh): %v\n", err)
-		return 1
-	}
-	shared = b
-	defer func() { shared = nil }()
-	fmt.Printf("shared broker %s ready in %v (amqp %d, management %d)\n",
-		b.Node, b.StartupTime.Round(time.Millisecond), b.AMQPPort, b.ManagementPort)
-
-	code := m.Run()
-
-	if err := b.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: stopping the shared broker: %v\n", err)
-		code = 1
-	}
+	code := broker.WithPrivate(func(b *broker.Broker) int {
+		shared = b
+		defer func() { shared = nil }()
+		return m.Run()
+	})
 	if left := proc.Running(); len(left) > 0 {
 		for _, p := range left {
 			fmt.Fprintf(os.Stderr, "FAIL: left running: %s (pid %d)\n", p.Name, p.PID)

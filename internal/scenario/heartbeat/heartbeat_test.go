@@ -5,11 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"wsgilab/internal/results"
 	"wsgilab/internal/runner"
+	"wsgilab/internal/runner/runnertest"
 	"wsgilab/internal/stack"
 	"wsgilab/internal/testsupport"
 )
@@ -17,14 +19,21 @@ import (
 // The real-stack tests share one private RabbitMQ node; a machine without the stack fails them.
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
-// The heartbeat scenario on the real stack: a green heartbeat (eventlet monkey-patched) under
-// prefork/embedded and under event/daemon, and their pthread twins, on one private broker.
-// What each verdict says must be backed by what the broker and the client logged.
-func TestHeartbeatScenarioOnRealStack(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	b := testsupport.SharedBroker(t)
+// The real-stack runs of the scenario, side by side on the shared broker (most of a cell is
+// waiting), and nothing left behind when they are done.
+func TestHeartbeatOnRealStack(t *testing.T) {
+	work := testsupport.Dir(t)
+	t.Run("runs", func(t *testing.T) {
+		t.Run("matrix", func(t *testing.T) { t.Parallel(); testMatrix(t, work) })
+		t.Run("shards", func(t *testing.T) { t.Parallel(); testShards(t, work) })
+	})
+	testsupport.AssertNothingLeft(t, work)
+}
 
+// A green heartbeat (eventlet monkey-patched) under prefork/embedded and under event/daemon,
+// and their pthread twins. What each verdict says must be backed by what the broker and the
+// client logged.
+func testMatrix(t *testing.T, work string) {
 	plan := DefaultPlan()
 	plan.Timeout, plan.Parallel = 2, 4
 	plan.Specs = []runner.CellSpec{
@@ -34,12 +43,7 @@ func TestHeartbeatScenarioOnRealStack(t *testing.T) {
 		{MPM: "event", Mode: "daemon", Heartbeat: "pthread", MonkeyPatch: true},
 	}
 	out := t.TempDir()
-	work := testsupport.Dir(t)
-	outcome, err := runner.Run(ctx, Scenario{}.Name(), &plan, runner.Options{OutDir: out, Broker: b, WorkDir: work,
-		Progress: testsupport.Progress(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{OutDir: out, WorkDir: work})
 	if len(outcome.Cells) != 4 {
 		t.Fatalf("%d cells", len(outcome.Cells))
 	}
@@ -125,13 +129,81 @@ func TestHeartbeatScenarioOnRealStack(t *testing.T) {
 			t.Errorf("the table lacks %s's verdict:\n%s", c.ID, text.String())
 		}
 	}
-	testsupport.AssertNothingLeft(t, work)
+}
+
+// --shard 1/2 and --shard 2/2 of prefork x embedded,daemon x green,pthread, run side by side
+// and merged: the merged run has the four cells in the matrix's order, each with the verdict the
+// unsharded run gives it (green DROPPED, pthread STABLE: testMatrix and every recorded run), and
+// the table printed from it lists them in that order.
+func testShards(t *testing.T, work string) {
+	plan := DefaultPlan()
+	plan.Timeout, plan.Parallel = 2, 2
+	plan.Matrix = runner.Matrix{MPMs: []string{"prefork"}, Modes: []string{"embedded", "daemon"}, Heartbeats: []string{"green", "pthread"}}
+	matrix := []string{"prefork-embedded-green", "prefork-embedded-pthread", "prefork-daemon-green", "prefork-daemon-pthread"}
+	dirs := []string{filepath.Join(t.TempDir(), "shard-1"), filepath.Join(t.TempDir(), "shard-2")}
+	// Side by side, as on two machines; each shard is a run of its own (its own run directory
+	// and vhosts; here the shared broker stands in for each machine's private one).
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	b := testsupport.SharedBroker(t)
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	for i := range dirs {
+		wg.Go(func() {
+			_, errs[i] = runner.Run(ctx, Scenario{}.Name(), &plan, runner.Options{OutDir: dirs[i], WorkDir: work,
+				Broker: b, Shard: runner.Shard{Index: i + 1, Count: 2}})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("shard %d/2: %v", i+1, err)
+		}
+	}
+	for i, d := range dirs {
+		run, err := results.Load(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids, _ := run.CellIDs(); len(ids) != 2 || ids[0] != matrix[i] || ids[1] != matrix[i+2] {
+			t.Errorf("shard %d/2 ran %v", i+1, ids)
+		}
+	}
+	merged, err := runner.Merge(dirs, filepath.Join(t.TempDir(), "merged"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := results.Decode[CellResult](merged, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := (Scenario{}).WriteText(&text, merged); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + text.String())
+	if len(cells) != 4 {
+		t.Fatalf("merged %d cells", len(cells))
+	}
+	last := -1
+	for i, c := range cells {
+		want := Stable
+		if c.Spec.Heartbeat == "green" {
+			want = Dropped
+		}
+		if c.ID != matrix[i] || c.Verdict.Kind != want {
+			t.Errorf("merged cell %d: %s %s, want %s %s", i, c.ID, c.Verdict.Kind, matrix[i], want)
+		}
+		row := strings.Index(text.String(), "\n"+c.ID+" ")
+		if row <= last {
+			t.Errorf("the merged table does not list %s in matrix order", c.ID)
+		}
+		last = row
+	}
 }
 
 // A user's app that raises at import: the cell is ERROR with the exception, and the run goes on.
 func TestHeartbeatCellWithBrokenApp(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	dir := testsupport.Dir(t)
 	app := filepath.Join(dir, "broken.wsgi")
 	if err := os.WriteFile(app, []byte("raise ImportError('No module named novaclient (wsgilab test)')\n"), 0o644); err != nil {
@@ -141,10 +213,7 @@ func TestHeartbeatCellWithBrokenApp(t *testing.T) {
 	plan := DefaultPlan()
 	plan.Parallel, plan.Base = 1, stack.Options{AppPath: app}
 	plan.Specs = []runner.CellSpec{{MPM: "prefork", Mode: "embedded", Heartbeat: "green", MonkeyPatch: true}}
-	outcome, err := runner.Run(ctx, Scenario{}.Name(), &plan, runner.Options{WorkDir: work, Broker: testsupport.SharedBroker(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{WorkDir: work})
 	v := outcome.Cells[0].Base().Verdict
 	if v.Kind != results.Error || !strings.Contains(v.Reason, "novaclient") {
 		t.Fatalf("verdict %s %q, want ERROR naming the import error", v.Kind, v.Reason)

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +16,9 @@ import (
 	"wsgilab/internal/runner"
 )
 
-// The spikes scenario's client side and its readers of what Apache recorded: one request per
-// connection with an id Apache logs, the access and error logs, and the process sampler.
+// The spikes scenario's client side: one request per connection with an id Apache logs in the
+// access log, which the analysis joins on (what Apache and the processes did is observed by
+// the cell's observe.Observer).
 
 // reqParam is the query parameter that carries each request's id into Apache's access log
 // ("%r"), which is how %D is joined to the client's record exactly: the load generator of
@@ -107,121 +106,18 @@ func (c spikeClient) get(ctx context.Context, path, id string) (r Request) {
 	return r
 }
 
-// accessEntry is one line of the access log (apache.AccessLogFormat).
-type accessEntry struct {
-	status    int
-	apacheUs  int64
-	apachePID int
-	appPID    int     // X-Pid, 0 for "-"
-	appUs     float64 // X-App-Time-Us, -1 for "-"
-}
-
-// accessLineRE parses `%h %t "%r" %>s %b %D %P %{X-Pid}o %{X-App-Time-Us}o`.
-var accessLineRE = regexp.MustCompile(`^\S+ \[[^\]]*\] "\S+ (\S+)[^"]*" (\d{3}) \S+ (\d+) (\d+) (\S+) (\S+)$`)
-
-// readAccessLog returns the access log's entries by request id (lines without one, like
-// readiness probes, are skipped).
-func readAccessLog(path string) (map[string]accessEntry, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// requestID is the id the client put in a request's target (the reqParam query parameter, the
+// last one when it appears twice), "" for a request without one (readiness probes).
+func requestID(url string) string {
+	_, query, ok := strings.Cut(url, "?")
+	if !ok {
+		return ""
 	}
-	defer f.Close()
-	out := map[string]accessEntry{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		m := accessLineRE.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		_, query, ok := strings.Cut(m[1], "?")
-		if !ok {
-			continue
-		}
-		id := ""
-		for _, kv := range strings.Split(query, "&") {
-			if v, ok := strings.CutPrefix(kv, reqParam+"="); ok {
-				id = v
-			}
-		}
-		if id == "" {
-			continue
-		}
-		e := accessEntry{appUs: -1}
-		e.status, _ = strconv.Atoi(m[2])
-		e.apacheUs, _ = strconv.ParseInt(m[3], 10, 64)
-		e.apachePID, _ = strconv.Atoi(m[4])
-		e.appPID, _ = strconv.Atoi(m[5])
-		if v, err := strconv.ParseFloat(m[6], 64); err == nil {
-			e.appUs = v
-		}
-		out[id] = e
-	}
-	return out, sc.Err()
-}
-
-// procInfo is one process of a cell at one sample.
-type procInfo struct {
-	pid  int
-	role string
-}
-
-// procSampler records which of the cell's processes are alive, every interval: /proc is read
-// directly, since an HTTP status probe would take a prefork child for itself.
-type procSampler struct {
-	list    func() []procInfo
-	mu      sync.Mutex
-	samples []procSample
-}
-
-type procSample struct {
-	t     time.Time
-	procs []procInfo
-}
-
-func newProcSampler(list func() []procInfo) *procSampler { return &procSampler{list: list} }
-
-func (s *procSampler) sample() {
-	procs := s.list()
-	s.mu.Lock()
-	s.samples = append(s.samples, procSample{t: time.Now(), procs: procs})
-	s.mu.Unlock()
-}
-
-func (s *procSampler) run(ctx context.Context, every time.Duration) {
-	tk := time.NewTicker(every)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.sample()
-			return
-		case <-tk.C:
-			s.sample()
+	id := ""
+	for _, kv := range strings.Split(query, "&") {
+		if v, ok := strings.CutPrefix(kv, reqParam+"="); ok {
+			id = v
 		}
 	}
-}
-
-// procHistory is what the sampler saw, for the analysis.
-type procHistory struct {
-	appRole string
-	samples []procSample
-}
-
-func (s *procSampler) snapshot(appRole string) procHistory {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return procHistory{appRole: appRole, samples: slices.Clone(s.samples)}
-}
-
-// appAlive is how many app processes the sample holds.
-func (h procHistory) appAlive(p procSample) int {
-	n := 0
-	for _, q := range p.procs {
-		if q.role == h.appRole {
-			n++
-		}
-	}
-	return n
+	return id
 }

@@ -48,7 +48,9 @@ table shows it); longer bursts (-n) or tighter --spare settings bring the churn 
 Matrix: --mpm x --mode x --spare x --preload (preload applies to daemon mode only).
 Per cell: client p50/p99/max, app p99, Apache p99, the client-vs-app gap, cold starts, spikes
 and their causes, per-burst figures; the JSON adds a per-second timeline (requests, latency,
-cold starts, processes alive, spawned, exited), every request and the mod_wsgi process lines.
+cold starts, processes alive, spawned, exited), every request and the mod_wsgi process lines;
+each cell's file also has what its observer saw (the processes every 100 ms, the access log's
+lines, the process lines).
 
 `
 }

@@ -12,10 +12,13 @@ package spikes
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"wsgilab/internal/apache"
 	"wsgilab/internal/observe"
 	"wsgilab/internal/results"
 	"wsgilab/internal/runner"
@@ -276,7 +279,8 @@ type Knobs struct {
 //	 "bursts": [Burst, ...],
 //	 "timeline": [Second, ...],     one entry per second from the first burst to the end
 //	 "cold_evidence": [ColdStart],  the first cold starts, each with its process's load line
-//	 "events": [observe.Event],     mod_wsgi/MPM process lines (observe.ProcessRules); cell file only
+//	 "events": [observe.Event],     mod_wsgi/MPM process lines (observe.ProcessRules: the observed
+//	                                timeline's events); cell file only
 //	 "request_log": [Request, ...]} every request; cell file only
 type Result struct {
 	Cell              Config          `json:"cell"`
@@ -310,16 +314,10 @@ type Result struct {
 // ColdStart is a cold start shown as evidence: the first request a process served, which
 // waited while that process loaded the app, and mod_wsgi's line of the load.
 //
-// JSON: {"burst": 1, "seq": 3, "pid": 4242, "latency_ms": 1450.2, "app_ms": 0.002,
-// "apache_ms": 1449.8, "line": "[Thu Nov 26 ...] ... Loading Python script file '...'"}
+// JSON: Request's fields and "line": "[Thu Nov 26 ...] ... Loading Python script file '...'"
 type ColdStart struct {
-	Burst     int      `json:"burst"`
-	Seq       int      `json:"seq"`
-	PID       int      `json:"pid"`
-	LatencyMs float64  `json:"latency_ms"`
-	AppMs     *float64 `json:"app_ms,omitempty"`
-	ApacheMs  *float64 `json:"apache_ms,omitempty"`
-	Line      string   `json:"line,omitempty"`
+	Request
+	Line string `json:"line,omitempty"`
 }
 
 // Latency summarises one view of the cell's requests, in milliseconds (nearest-rank
@@ -437,19 +435,28 @@ const (
 )
 
 // CellResult is what one spikes cell produced (<out>/<cell id>.json); run.json carries it
-// without the request log and process events.
+// without the observed timeline, the request log and the process events.
 //
-// JSON: results.Cell's fields (id, vhost, dir, url, verdict, notes, ...), "config": Config and
-// "spikes": Result.
+// JSON: results.Cell's fields (id, vhost, dir, url, verdict, notes, ...) and
+//
+//	{"config": Config,
+//	 "spikes": Result,
+//	 "timeline": observe.Timeline}   what the cell's observer saw every 100 ms, from before the
+//	                                 first burst to after the tail: the processes (ticks' "processes"),
+//	                                 the access log's new lines ("access") and the error log's
+//	                                 process lines ("events"); cell file only
 type CellResult struct {
 	results.Cell
-	Config Config  `json:"config"`
-	Spikes *Result `json:"spikes,omitempty"`
+	Config   Config           `json:"config"`
+	Spikes   *Result          `json:"spikes,omitempty"`
+	Timeline observe.Timeline `json:"timeline,omitzero"`
 }
 
-// Summary is the cell without its request log and process events, for run.json.
+// Summary is the cell without its observed timeline, request log and process events, for
+// run.json.
 func (r *CellResult) Summary() any {
 	s := *r
+	s.Timeline = observe.Timeline{}
 	if r.Spikes != nil {
 		sp := *r.Spikes
 		sp.RequestLog, sp.Events = nil, nil
@@ -497,21 +504,19 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 	}
 	defer s.Stop(ctx)
 
-	role := s.AppRole()
-	sampler := newProcSampler(func() []procInfo {
-		var out []procInfo
-		for _, p := range s.Apache.Processes() {
-			if p.Role != "parent" {
-				out = append(out, procInfo{pid: p.PID, role: p.Role})
-			}
-		}
-		return out
-	})
-	sctx, stopSampler := context.WithCancel(context.WithoutCancel(ctx))
-	samplerDone := make(chan struct{})
+	// One observer of the cell from before the first burst to after the tail: its processes,
+	// the access log and the error log's process lines, every 100 ms.
+	obs := observe.New(observe.Target{Cell: c.ID, Vhost: res.Vhost, Interval: sampleInterval},
+		observe.NewProcesses(cellProcesses(s.Apache)),
+		observe.NewAccessLog(s.Apache.AccessLog(), 0),
+		observe.NewProcessLog(s.Apache.ErrorLog()))
+	octx, stopObs := context.WithCancel(context.WithoutCancel(ctx))
+	obsDone := make(chan struct{})
+	go func() { obs.Run(octx); close(obsDone) }()
 	// The first sample is the cell at rest, before any burst.
-	sampler.sample()
-	go func() { sampler.run(sctx, 100*time.Millisecond); close(samplerDone) }()
+	if !waitForSample(obs, time.Time{}) {
+		res.Note("observer: no first sample within %v", sampleWait)
+	}
 
 	client := spikeClient{addr: "127.0.0.1:" + strconv.Itoa(s.Port()), host: "127.0.0.1:" + strconv.Itoa(s.Port()),
 		timeout: p.RequestTimeout}
@@ -534,19 +539,18 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 			break
 		}
 	}
-	stopSampler()
-	<-samplerDone
+	// The access log and the error log are written as requests end: a sample taken after the
+	// tail has every line of the traffic.
+	if !waitForSample(obs, time.Now()) {
+		res.Note("observer: no sample after the traffic within %v", sampleWait)
+	}
+	stopObs()
+	<-obsDone
+	tl := obs.Timeline()
+	res.Timeline = tl
+	noteProbeErrors(&res.Cell, tl)
 
-	// The access log and the error log are written as requests end; both are complete now.
-	apacheLog, err := readAccessLog(s.Apache.AccessLog())
-	if err != nil {
-		res.Note("access log: %v", err)
-	}
-	events, err := observe.ReadProcessEvents(s.Apache.ErrorLog())
-	if err != nil {
-		res.Note("error log: %v", err)
-	}
-	sp := analyze(reqs, apacheLog, events, sampler.snapshot(role), burstStarts, *p, o.Mode == "embedded")
+	sp := analyze(reqs, burstStarts, tl, *p, s.AppRole(), o.Mode == "embedded")
 	sp.Cell = cell
 	sp.Knobs = Knobs{StartServers: o.StartServers, MaxRequestWorkers: o.MaxRequestWorkers,
 		Processes: o.Processes, Threads: o.Threads, Preload: o.Preload, ImportCostS: o.ImportCost.Seconds(), RequestCostS: o.RequestCost.Seconds(),
@@ -566,6 +570,60 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 		return
 	}
 	res.Verdict = results.Verdict{Kind: results.Measured, Reason: sp.reason(*p)}
+}
+
+// sampleInterval is the cell observer's clock: a prefork child reaped or forked shows within
+// 100 ms.
+const sampleInterval = 100 * time.Millisecond
+
+// sampleWait bounds the wait for a sample (the observer gives a slow probe at most a second).
+const sampleWait = 3 * time.Second
+
+// cellProcesses lists the cell's Apache children and mod_wsgi daemons (not the parent). It
+// reads /proc directly: an HTTP status probe would take a prefork child for itself.
+func cellProcesses(a *apache.Server) func() []observe.ProcessInfo {
+	return func() []observe.ProcessInfo {
+		var out []observe.ProcessInfo
+		for _, p := range a.Processes() {
+			if p.Role != "parent" {
+				out = append(out, observe.ProcessInfo{PID: p.PID, Role: p.Role})
+			}
+		}
+		return out
+	}
+}
+
+// waitForSample waits until the observer has recorded a tick taken at or after t (any tick
+// for the zero time); false after sampleWait without one.
+func waitForSample(obs *observe.Observer, t time.Time) bool {
+	deadline := time.Now().Add(sampleWait)
+	for {
+		ticks := obs.Timeline().Ticks
+		if n := len(ticks); n > 0 && !ticks[n-1].T.Before(t) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// noteProbeErrors notes, per probe, the samples that failed and the first reason.
+func noteProbeErrors(c *results.Cell, tl observe.Timeline) {
+	failed := map[string]int{}
+	first := map[string]string{}
+	for _, t := range tl.Ticks {
+		for name, err := range t.Errors {
+			if failed[name] == 0 {
+				first[name] = err
+			}
+			failed[name]++
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(failed)) {
+		c.Note("%s: %d of %d samples failed (first: %s)", name, failed[name], len(tl.Ticks), first[name])
+	}
 }
 
 func firstError(reqs []Request) string {

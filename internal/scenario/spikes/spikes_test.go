@@ -1,7 +1,6 @@
 package spikes
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"wsgilab/internal/observe"
 	"wsgilab/internal/results"
 	"wsgilab/internal/runner"
+	"wsgilab/internal/runner/runnertest"
 	"wsgilab/internal/stack"
 	"wsgilab/internal/testsupport"
 )
@@ -26,20 +26,11 @@ func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 // process's "Loading Python script file" line, and a p99 above the daemon cell's; the preloaded
 // daemons loaded the app before any traffic.
 func TestSpikesScenarioOnRealStack(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	plan := DefaultPlan()
 	plan.Bursts, plan.Requests, plan.Concurrency, plan.Gap = 2, 30, 8, 2*time.Second
 	plan.Base = stack.Options{ImportCost: 200 * time.Millisecond, MonkeyPatch: true}
-	out := t.TempDir()
-	work := testsupport.Dir(t)
-	began := time.Now()
-	outcome, err := runner.Run(ctx, Scenario{}.Name(), &plan, runner.Options{OutDir: out, Broker: testsupport.SharedBroker(t),
-		WorkDir: work, Progress: testsupport.Progress(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("run took %.1fs", time.Since(began).Seconds())
+	out, work := t.TempDir(), testsupport.Dir(t)
+	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{OutDir: out, WorkDir: work})
 	var cells []*CellResult
 	for _, r := range outcome.Cells {
 		cells = append(cells, r.(*CellResult))
@@ -132,11 +123,21 @@ func TestSpikesScenarioOnRealStack(t *testing.T) {
 	if sp := summary[0].Spikes; sp == nil || sp.ColdStarts != s.ColdStarts || len(sp.RequestLog) != 0 || len(sp.Timeline) == 0 {
 		t.Errorf("run.json's embedded cell: %+v", sp)
 	}
+	if tl := summary[0].Timeline; len(tl.Ticks) != 0 || len(tl.Events) != 0 {
+		t.Errorf("run.json's embedded cell has the observed timeline: %d ticks, %d events", len(tl.Ticks), len(tl.Events))
+	}
 	var cell CellResult
 	testsupport.ReadJSON(t, filepath.Join(out, "prefork-embedded.json"), &cell)
 	if cell.Spikes == nil || len(cell.Spikes.RequestLog) != s.Requests || len(cell.Spikes.Events) == 0 {
 		t.Errorf("prefork-embedded.json: spikes %v", cell.Spikes != nil)
 	}
+	// The cell's file has what its observer saw: the processes every 100 ms from before the
+	// first burst (the cell at rest) to after the tail, every request's access-log line, and
+	// the process lines the analysis read.
+	checkObserved(t, &cell, emb, plan)
+	var daemonCell CellResult
+	testsupport.ReadJSON(t, filepath.Join(out, "prefork-daemon-preload.json"), &daemonCell)
+	checkObserved(t, &daemonCell, dae, plan)
 	var text strings.Builder
 	if err := (Scenario{}).WriteText(&text, run); err != nil {
 		t.Fatal(err)
@@ -145,6 +146,63 @@ func TestSpikesScenarioOnRealStack(t *testing.T) {
 		t.Errorf("the table lacks the cold-start evidence:\n%s", text.String())
 	}
 	testsupport.AssertNothingLeft(t, work)
+}
+
+// checkObserved checks the observed timeline of a cell's file against the cell's result.
+func checkObserved(t *testing.T, cell *CellResult, res *CellResult, plan Plan) {
+	t.Helper()
+	tl := cell.Timeline
+	if tl.Cell != cell.ID || tl.IntervalMS != 100 || !slices.Equal(tl.Probes, []string{"processes", "access_log", "process_log"}) {
+		t.Errorf("%s: timeline cell %q interval %d ms probes %v", cell.ID, tl.Cell, tl.IntervalMS, tl.Probes)
+	}
+	samples, ids := 0, map[string]bool{}
+	for _, tk := range tl.Ticks {
+		if tk.Processes != nil {
+			samples++
+		}
+		if tk.Access != nil {
+			for _, e := range tk.Access.Entries {
+				if id := requestID(e.URL); id != "" {
+					ids[id] = true
+				}
+			}
+		}
+		if len(tk.Errors) > 0 {
+			t.Errorf("%s: tick %v: errors %v", cell.ID, tk.T, tk.Errors)
+		}
+	}
+	// The gap and the tail alone are 3 s, 30 samples at 100 ms: at least half of them on a
+	// busy machine (a ticker drops the ticks a slow sample misses).
+	if least := int((plan.Gap+plan.Tail)/sampleInterval) / 2; samples < least || samples != len(tl.Ticks) {
+		t.Errorf("%s: %d process samples in %d ticks", cell.ID, samples, len(tl.Ticks))
+	}
+	if len(tl.Ticks) > 0 {
+		first := tl.Ticks[0]
+		if first.Processes == nil || len(first.Processes.Processes) == 0 {
+			t.Errorf("%s: the first sample has no process: %+v", cell.ID, first.Processes)
+		}
+		var firstReq, lastEnd time.Time
+		for _, r := range res.Spikes.RequestLog {
+			if firstReq.IsZero() || r.start.Before(firstReq) {
+				firstReq = r.start
+			}
+			if r.end.After(lastEnd) {
+				lastEnd = r.end
+			}
+		}
+		if !first.T.Before(firstReq) || !tl.Ticks[len(tl.Ticks)-1].T.After(lastEnd.Add(plan.Tail)) {
+			t.Errorf("%s: samples from %v to %v, requests from %v to %v (+ %v of tail)", cell.ID,
+				first.T, tl.Ticks[len(tl.Ticks)-1].T, firstReq, lastEnd, plan.Tail)
+		}
+	}
+	t.Logf("%s: observed %d ticks, %d process samples, %d request ids in the access entries, %d events",
+		cell.ID, len(tl.Ticks), samples, len(ids), len(tl.Events))
+	if len(ids) != res.Spikes.Requests {
+		t.Errorf("%s: %d request ids in the observed access entries, %d requests", cell.ID, len(ids), res.Spikes.Requests)
+	}
+	if len(tl.Events) != len(cell.Spikes.Events) || len(tl.Events) == 0 {
+		t.Errorf("%s: %d observed events, %d in the result", cell.ID, len(tl.Events), len(cell.Spikes.Events))
+	}
 }
 
 // loadSlack is how far outside a request's client-side window its load line may be stamped:
@@ -189,14 +247,19 @@ func TestAnalyzeSpikes(t *testing.T) {
 		req(1, 7, 1700, 2, 102),
 		req(1, 8, 1710, 2, 102),
 	}
-	access := map[string]accessEntry{}
+	// The access log's entries, as the observer's access probe read them (in a tick of their
+	// own, which is not a process sample).
+	var access []observe.AccessEntry
 	for i, r := range reqs {
-		access[r.id] = accessEntry{status: 200, apacheUs: int64(r.LatencyMs*1000) - 100, apachePID: r.PID, appPID: r.PID, appUs: 2}
 		if i == 7 {
-			delete(access, r.id) // a line the log lacks
+			continue // a line the log lacks
 		}
+		apacheUs := int64(r.LatencyMs*1000) - 100
+		if r.id == spikeID(1, 6) {
+			apacheUs = 8000
+		}
+		access = append(access, accessLine(r.id, 200, apacheUs, r.PID, r.PID, 2))
 	}
-	access[spikeID(1, 6)] = accessEntry{status: 200, apacheUs: 8000, apachePID: 101, appPID: 101, appUs: 2}
 	ev := func(msec float64, pid int, rule string) observe.Event {
 		return observe.Event{Time: at(msec), Rule: rule, Fields: observe.EventFields{PID: pid}}
 	}
@@ -207,13 +270,17 @@ func TestAnalyzeSpikes(t *testing.T) {
 		ev(4000, 103, "wsgi_script_load"), // 103 loaded before its request: not a cold start
 		ev(5100, 104, "wsgi_script_load"),
 	}
-	procs := procHistory{appRole: "child", samples: []procSample{
-		{t: at(-10), procs: []procInfo{{101, "child"}, {102, "child"}}},
-		{t: at(2000), procs: []procInfo{{101, "child"}, {102, "child"}, {103, "child"}}},
-		{t: at(6000), procs: []procInfo{{102, "child"}, {103, "child"}}},
-	}}
+	tl := observe.Timeline{
+		Ticks: []observe.Tick{
+			procTick(at(-10), 101, 102),
+			procTick(at(2000), 101, 102, 103),
+			procTick(at(6000), 102, 103),
+			{T: at(6100), Access: &observe.AccessReading{Entries: access}},
+		},
+		Events: events,
+	}
 	plan := DefaultPlan()
-	s := analyze(reqs, access, events, procs, []time.Time{at(0), at(5000)}, plan, true)
+	s := analyze(reqs, []time.Time{at(0), at(5000)}, tl, plan, "child", true)
 
 	if s.Requests != 13 || s.Joined != 12 || s.NewPIDs != 4 || s.AppLoads != 4 {
 		t.Errorf("requests %d joined %d new pids %d app loads %d, want 13 12 4 4", s.Requests, s.Joined, s.NewPIDs, s.AppLoads)
@@ -267,6 +334,22 @@ func TestAnalyzeSpikes(t *testing.T) {
 // spikeID is the id the client sends for request seq of burst.
 func spikeID(burst, seq int) string { return strconv.Itoa(burst) + "." + strconv.Itoa(seq) }
 
+// accessLine is the access probe's entry of request id (X-Pid appPID, X-App-Time-Us appUs).
+func accessLine(id string, status int, apacheUs int64, apachePID, appPID int, appUs float64) observe.AccessEntry {
+	url := "/?" + reqParam + "=" + id
+	return observe.AccessEntry{Request: "GET " + url + " HTTP/1.1", URL: url, Status: status, ApacheUs: apacheUs,
+		ApachePID: apachePID, AppPID: appPID, AppUs: &appUs}
+}
+
+// procTick is a tick of the processes probe at t with Apache children pids.
+func procTick(t time.Time, pids ...int) observe.Tick {
+	r := &observe.ProcessReading{Processes: []observe.ProcessInfo{}}
+	for _, pid := range pids {
+		r.Processes = append(r.Processes, observe.ProcessInfo{PID: pid, Role: "child"})
+	}
+	return observe.Tick{T: t, Processes: r}
+}
+
 // --spare values.
 func TestParseSpare(t *testing.T) {
 	for in, want := range map[string]Spare{
@@ -291,39 +374,6 @@ func TestParseSpare(t *testing.T) {
 	if len(cells) != 12 || cells[0].ID != "prefork-embedded" || cells[2].ID != "prefork-daemon-preload" ||
 		cells[3].ID != "prefork-daemon-lazy" || cells[4].ID != "prefork-daemon-preload-spare2-1-3" {
 		t.Errorf("%d cells: %+v", len(cells), cells)
-	}
-}
-
-// The process lines of a real error log (mod_wsgi 4.9.4, Apache 2.4, LogLevel wsgi:info) go
-// through observe.ProcessRules with the PID that wrote them.
-func TestReadProcessEvents(t *testing.T) {
-	log := `[Thu Nov 26 12:33:50.159031 2026] [wsgi:info] [pid 28190:tid 28190] mod_wsgi (pid=28190): Initializing Python.
-[Thu Nov 26 12:33:50.167494 2026] [mpm_prefork:notice] [pid 28188:tid 28188] AH00163: Apache/2.4.71 (Debian) mod_wsgi/4.9.4 Python/3.11 configured -- resuming normal operations
-[Thu Nov 26 12:33:50.234556 2026] [wsgi:info] [pid 28192:tid 28192] mod_wsgi (pid=28192): Attach interpreter ''.
-[Thu Nov 26 12:33:50.251637 2026] [wsgi:info] [pid 28189:tid 28189] [client 127.0.0.1:34466] mod_wsgi (pid=28189, process='', application=''): Loading Python script file '/tmp/cell/app/app.wsgi'.
-[Thu Nov 26 12:33:51.697700 2026] [wsgi:error] [pid 28189:tid 28189] 2026-11-26 12:33:51.697 28189 INFO wsgilab.fakeservice [-] fakeservice loaded in pid 28189 in 1.444s (monkey_patch=False heartbeat=green timeout=60s rate=2 import_cost=0.30s topic=wsgilab tcp_keepalive=0s)
-[Thu Nov 26 12:35:36.527039 2026] [wsgi:info] [pid 31250:tid 31250] mod_wsgi (pid=31250): Starting process 'wsgilab' with uid=33, gid=33 and threads=5.
-[Thu Nov 26 12:55:10.490544 2026] [wsgi:info] [pid 10888:tid 10970] [remote 127.0.0.1:47410] mod_wsgi (pid=10888, process='wsgilab', application=''): Loading Python script file '/tmp/cell/app/app.wsgi'.
-`
-	path := filepath.Join(t.TempDir(), "error.log")
-	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	events, err := observe.ReadProcessEvents(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range events {
-		got = append(got, e.Rule+":"+strconv.Itoa(e.Fields.PID))
-	}
-	want := []string{"wsgi_python_init:28190", "wsgi_script_load:28189", "app_loaded:28189", "wsgi_daemon_start:31250",
-		"wsgi_script_load:10888"}
-	if !slices.Equal(got, want) {
-		t.Errorf("events %v, want %v", got, want)
-	}
-	if events[1].Fields.Script != "/tmp/cell/app/app.wsgi" || events[1].Time.Nanosecond() != 251637000 {
-		t.Errorf("load event %+v", events[1])
 	}
 }
 

@@ -143,7 +143,7 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 		fmt.Fprintln(w, "\nNo comparison: fewer than two cells were measured.")
 		return nil
 	}
-	cmp, err := compare.ComparePairwise("run "+run.ID, samples, compare.Options{Test: p.Test, Alpha: p.Alpha})
+	cmp, err := compare.ComparePairwise("this run ("+run.ID+")", samples, compare.Options{Test: p.Test, Alpha: p.Alpha})
 	if err != nil {
 		return err
 	}

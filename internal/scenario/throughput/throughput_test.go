@@ -1,16 +1,15 @@
 package throughput
 
 import (
-	"context"
 	"os"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"wsgilab/internal/compare"
 	"wsgilab/internal/results"
 	"wsgilab/internal/runner"
+	"wsgilab/internal/runner/runnertest"
 	"wsgilab/internal/stats"
 	"wsgilab/internal/testsupport"
 )
@@ -22,19 +21,10 @@ func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 // each, three measured runs each in the balanced order, every run in the cell's series, and
 // run.json readable by compare (the pairwise comparison names its test).
 func TestThroughputScenarioOnRealStack(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	plan := DefaultPlan()
 	plan.Requests, plan.Repetitions = 300, 3
-	out := t.TempDir()
-	work := testsupport.Dir(t)
-	began := time.Now()
-	outcome, err := runner.Run(ctx, Scenario{}.Name(), &plan, runner.Options{OutDir: out, Broker: testsupport.SharedBroker(t),
-		WorkDir: work, Progress: testsupport.Progress(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("run took %.1fs", time.Since(began).Seconds())
+	out, work := t.TempDir(), testsupport.Dir(t)
+	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{OutDir: out, WorkDir: work})
 
 	ids := []string{"prefork-embedded-green", "event-embedded-green"}
 	var cells []CellResult
