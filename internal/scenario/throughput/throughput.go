@@ -32,12 +32,11 @@ const (
 	OrderInterleaved = "interleaved" // A B A B ...     (stats.Interleave)
 )
 
-// Plan is the shape of the throughput scenario. Its fields are written at the top
-// level of run.json, where internal/report's ThroughputRun reads requests, concurrency,
-// repetitions, warmup_runs and order.
+// Plan is the shape of the throughput scenario (run.json's "plan").
 //
 // JSON: {"requests": 1000, "concurrency": 10, "repetitions": 5, "warmup_runs": 1,
-// "order": "balanced", "path": "/", "request_timeout_ns": 30000000000}
+// "order": "balanced", "path": "/", "request_timeout_ns": 30000000000,
+// "matrix": runner.Matrix, "monkey_patch": true, "test": "Mann-Whitney U", "alpha": 0.05}
 type Plan struct {
 	// Requests and Concurrency are ab's -n and -c of every run (default 1000 and 10, like
 	// the write-ups). Runs never use keep-alive: a keep-alive connection pins a prefork child.
@@ -372,7 +371,7 @@ func ms3(d time.Duration) float64 { return round3(float64(d) / 1e6) }
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // addRepetition appends a measured run to the cell's series, in the names and units
-// internal/report compares (stats.MetricThroughput, MetricP50, MetricP99).
+// internal/compare compares (stats.MetricThroughput, MetricP50, MetricP99).
 func (r *CellResult) addRepetition(rep Rep) {
 	if len(r.Metrics) == 0 {
 		r.Metrics = []stats.Series{
