@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Idempotent install of the real stack wsgilab drives: Debian's Apache + mod_wsgi,
-# RabbitMQ, eventlet and oslo.messaging, plus the peers the tests and benchmarks use.
+# RabbitMQ, eventlet and oslo.messaging, headless Chromium for the HTML reports' tests, plus the
+# peers the tests and benchmarks use.
 # Takes about a second when everything is already present.
 set -euo pipefail
 
 pkgs=(apache2 apache2-utils libapache2-mod-wsgi-py3 rabbitmq-server
-      python3-eventlet python3-oslo.messaging python3-oslo.config iproute2 procps curl)
+      python3-eventlet python3-oslo.messaging python3-oslo.config iproute2 procps curl
+      chromium fonts-dejavu-core)
+# chromium (headless) opens the HTML reports in the tests of internal/htmlreport; a font so
+# that the report's text renders in its screenshots.
 if [ "${1:-}" = "--with-peers" ]; then
   pkgs+=(nginx-light wrk hey util-linux)
 fi
