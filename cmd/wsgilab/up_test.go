@@ -299,7 +299,7 @@ func TestUpWithBroker(t *testing.T) {
 		t.Logf("up in %v with the broker running", time.Since(t0).Round(time.Millisecond))
 		out := u.stdout.String()
 		for _, want := range []string{"mpm_event_module (shared)", "daemon mode, 2 process(es) x 1 thread(s)",
-			"/server-status?auto", "error log ", "access ", "(user " + b.AdminUser + ", password " + b.AdminPassword + ")",
+			"/server-status?auto", "  log       ", "access ", "(user " + b.AdminUser + ", password " + b.AdminPassword + ")",
 			"Conductor   pid "} {
 			if !strings.Contains(out, want) {
 				t.Errorf("banner lacks %q:\n%s", want, out)

@@ -18,7 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"wsgilab/internal/observe"
 	"wsgilab/internal/proc"
+	"wsgilab/internal/server"
 )
 
 // StopGrace is how long Stop lets Apache shut its children and mod_wsgi daemons down after
@@ -182,7 +184,7 @@ func configTest(ctx context.Context, c Config) (string, error) {
 // waitReady polls /server-status?auto (Apache is up, and with the configured MPM) and then
 // the app until it answers.
 func (s *Server) waitReady(ctx context.Context) error {
-	client := NewClient(0)
+	client := server.NewClient(0)
 	get := func(path string) (int, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, "GET", s.URL()+path, nil)
 		if err != nil {
@@ -370,24 +372,21 @@ func (s *Server) PIDs() []int {
 	return append([]int{s.p.PID}, proc.Descendants(s.p.PID)...)
 }
 
-// Process is one process of the instance.
-type Process struct {
-	PID int
-	// Role is "parent", "child" (an MPM child serving connections) or "wsgi-daemon".
-	Role string
-}
+// Process is one process of the instance: its role is server.RoleParent, RoleChild (an MPM
+// child serving connections) or RoleDaemon (a mod_wsgi daemon process).
+type Process = server.Process
 
 // Processes lists the instance's processes with their roles; mod_wsgi daemons are told by
 // their process title "(wsgi:wsgilab)" (display-name=%{GROUP}).
 func (s *Server) Processes() []Process {
 	var out []Process
 	for _, pid := range s.PIDs() {
-		role := "child"
+		role := server.RoleChild
 		if pid == s.p.PID {
-			role = "parent"
+			role = server.RoleParent
 		} else if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil &&
 			bytes.HasPrefix(b, []byte("(wsgi:")) {
-			role = "wsgi-daemon"
+			role = server.RoleDaemon
 		}
 		out = append(out, Process{PID: pid, Role: role})
 	}
@@ -417,3 +416,27 @@ func (s *Server) AccessLog() string { return s.cfg.accessLog() }
 // "mpm_event_module (shared)", from `apache2 -M` on the server's own configuration (and
 // checked against the running server's /server-status at start).
 func (s *Server) LoadedMPM() string { return s.loadedMPM }
+
+// Kind is "apache".
+func (s *Server) Kind() string { return Kind }
+
+// Port is the port Apache listens on.
+func (s *Server) Port() int { return s.cfg.Port }
+
+// AppRole is the role of the processes that run the app: the MPM children in embedded mode,
+// the mod_wsgi daemon processes in daemon mode.
+func (s *Server) AppRole() string {
+	if s.cfg.daemon() {
+		return server.RoleDaemon
+	}
+	return server.RoleChild
+}
+
+// Log is Apache's error log: mod_wsgi's process and interpreter lines and the app's stderr.
+func (s *Server) Log() string { return s.ErrorLog() }
+
+// LogFormat is Apache's error log layout.
+func (s *Server) LogFormat() observe.Format { return observe.FormatApache }
+
+// Loaded is the MPM module line as `apachectl -M` prints it (LoadedMPM).
+func (s *Server) Loaded() string { return s.loadedMPM }

@@ -9,8 +9,9 @@ import (
 // ReadProcessEvents reads a whole Apache error log through ProcessRules (mod_wsgi's process
 // and interpreter creation and script loading, prefork's spawning, the fake app's "loaded"
 // line) and returns the events in time order.
-func ReadProcessEvents(path string) ([]Event, error) {
-	lt := NewLogTail("processes", LogFile{Path: path, Source: "apache", Format: FormatApache})
+func ReadProcessEvents(f LogFile) ([]Event, error) {
+	f.Offset = 0
+	lt := NewLogTail("processes", f)
 	lt.Rules = ProcessRules
 	defer lt.Close()
 	now := time.Now()

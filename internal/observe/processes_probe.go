@@ -49,8 +49,9 @@ func (p *Processes) Sample(_ context.Context, _ time.Time) (any, []Event, error)
 // the MPM's spawning and the fake app's "loaded" line, as events with the PID that wrote them
 // (what ReadProcessEvents reads at once, as a probe of an Observer). The whole log is read,
 // so that loads before the observer started (preloaded daemons) are in the timeline too.
-func NewProcessLog(path string) *LogTail {
-	lt := NewLogTail("process_log", LogFile{Path: path, Source: "apache", Format: FormatApache})
+func NewProcessLog(f LogFile) *LogTail {
+	f.Offset = 0
+	lt := NewLogTail("process_log", f)
 	lt.Rules = ProcessRules
 	return lt
 }

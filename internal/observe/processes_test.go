@@ -40,7 +40,7 @@ func TestReadProcessEvents(t *testing.T) {
 	if err := os.WriteFile(path, []byte(processLog), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	events, err := ReadProcessEvents(path)
+	events, err := ReadProcessEvents(LogFile{Path: path, Source: "apache", Format: FormatApache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestProcessLogProbe(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "error.log")
 	cut := len(processLog) - 40 // inside the last line
 	writeFile(t, path, processLog[:cut])
-	lt := NewProcessLog(path)
+	lt := NewProcessLog(LogFile{Path: path, Source: "apache", Format: FormatApache})
 	defer lt.Close()
 	if lt.Name() != "process_log" {
 		t.Errorf("name %q", lt.Name())

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"wsgilab/internal/apache"
 )
 
 // Scoreboard is one reading of Apache's mod_status (?auto).
@@ -56,9 +55,12 @@ type ScoreboardProbe struct {
 	SlotsPerProcess int
 }
 
-// NewScoreboard reads url, "http://127.0.0.1:PORT/server-status?auto".
+// NewScoreboard reads url, "http://127.0.0.1:PORT/server-status?auto". Its client never keeps
+// a connection alive: a prefork child holding an idle keep-alive connection serves nothing else
+// until KeepAliveTimeout, so the probe would pin one of the cell's processes.
 func NewScoreboard(url string) *ScoreboardProbe {
-	return &ScoreboardProbe{url: url, client: apache.NewClient(2 * time.Second)}
+	return &ScoreboardProbe{url: url, client: &http.Client{Timeout: 2 * time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true}}}
 }
 
 func (s *ScoreboardProbe) Name() string { return "scoreboard" }

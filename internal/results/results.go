@@ -111,10 +111,11 @@ type Verdict struct {
 //	 "vhost": "wsgilab-...-prefork-...",   the broker vhost the cell's connections live in
 //	 "dir": "/tmp/wsgilab-run-.../cell",   the cell's run directory (kept with --keep, or when the cell failed)
 //	 "url": "http://127.0.0.1:PORT",       the service while it ran
-//	 "loaded_mpm": "mpm_prefork_module (shared)",
-//	 "error_log", "access_log": paths,
+//	 "server": "apache",                   which server ran the app (apache, uwsgi, gunicorn)
+//	 "loaded": "mpm_prefork_module (shared)",   what the server said it runs (Apache: the MPM module)
+//	 "log", "access_log": paths,           the server's log (with the app's stderr) and access log
 //	 "startup_ms", "teardown_ms",          from nothing to serving /call; stop until every PID was gone
-//	 "app_processes": 2,                   processes running the app (MPM children or mod_wsgi daemons)
+//	 "app_processes": 2,                   processes running the app (MPM children, mod_wsgi daemons, workers)
 //	 "verdict": Verdict,
 //	 "notes": ["..."],                     anything that went wrong around the measurement
 //	 "elapsed_s": 19.8,
@@ -124,8 +125,9 @@ type Cell struct {
 	Vhost        string   `json:"vhost,omitempty"`
 	Dir          string   `json:"dir,omitempty"`
 	URL          string   `json:"url,omitempty"`
-	LoadedMPM    string   `json:"loaded_mpm,omitempty"`
-	ErrorLog     string   `json:"error_log,omitempty"`
+	Server       string   `json:"server,omitempty"`
+	Loaded       string   `json:"loaded,omitempty"`
+	Log          string   `json:"log,omitempty"`
 	AccessLog    string   `json:"access_log,omitempty"`
 	StartupMs    float64  `json:"startup_ms"`
 	TeardownMs   float64  `json:"teardown_ms"`

@@ -81,7 +81,7 @@ type Stack struct {
 
 // StartStack creates the cell's vhost and starts its stack with o (the cell's Stack options,
 // as the scenario adjusted them) in Dir/<id>, recording in base its directory, vhost, start-up
-// time, URL, loaded MPM, log paths and app processes. When anything fails, base is an ERROR
+// time, URL, server, log paths and app processes. When anything fails, base is an ERROR
 // whose reason is the error's first line (which names the app's exception when the app failed
 // to load), nothing is left running, and the result is nil.
 func (e *Env) StartStack(ctx context.Context, c Cell, o stack.Options, base *results.Cell) *Stack {
@@ -100,8 +100,8 @@ func (e *Env) StartStack(ctx context.Context, c Cell, o stack.Options, base *res
 		deleteVhost(ctx, vhost)
 		return nil
 	}
-	base.URL, base.LoadedMPM = sc.URL(), sc.Apache.LoadedMPM()
-	base.ErrorLog, base.AccessLog = sc.Apache.ErrorLog(), sc.Apache.AccessLog()
+	base.URL, base.Server, base.Loaded = sc.URL(), sc.Server.Kind(), sc.Server.Loaded()
+	base.Log, base.AccessLog = sc.Server.Log(), sc.Server.AccessLog()
 	base.AppProcesses = len(sc.AppProcesses())
 	return &Stack{Cell: sc, base: base}
 }

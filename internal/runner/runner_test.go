@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"wsgilab/internal/results"
+	"wsgilab/internal/server"
 	"wsgilab/internal/stack"
 )
 
@@ -25,7 +26,9 @@ type fakeResult struct{ results.Cell }
 
 func (r *fakeResult) Summary() any { return r }
 
-func okStack() stack.Options { return stack.Options{MPM: "prefork", Mode: "embedded"} }
+func okStack() stack.Options {
+	return stack.Options{Options: server.Options{MPM: "prefork", Mode: "embedded"}}
+}
 
 // Check refuses what would fail later, before anything starts, in one line; a problem every
 // cell shares is said once, without a cell's name.
@@ -42,7 +45,7 @@ func TestCheck(t *testing.T) {
 		{"duplicate", []Cell{{ID: "a", Stack: okStack()}, {ID: "a", Stack: okStack()}}, Options{}, "cell a appears twice"},
 		{"bad id", []Cell{{ID: "a/b", Stack: okStack()}}, Options{}, `cell id "a/b"`},
 		{"every cell's app", []Cell{{ID: "a", Stack: bad}, {ID: "b", Stack: bad}}, Options{}, "WSGI app /nonexistent/app.wsgi does not exist"},
-		{"one cell's knob", []Cell{{ID: "a", Stack: okStack()}, {ID: "b", Stack: stack.Options{MPM: "turbo", Mode: "embedded"}}}, Options{}, "cell b: unknown MPM"},
+		{"one cell's knob", []Cell{{ID: "a", Stack: okStack()}, {ID: "b", Stack: stack.Options{Options: server.Options{MPM: "turbo", Mode: "embedded"}}}}, Options{}, "cell b: unknown MPM"},
 		{"broker without management", []Cell{{ID: "a", Stack: okStack()}}, Options{BrokerURL: "amqp://x"}, "go together"},
 		{"empty shard", []Cell{{ID: "a", Stack: okStack()}}, Options{Shard: Shard{Index: 2, Count: 2}}, "has none"},
 	} {

@@ -15,6 +15,7 @@ import (
 	"wsgilab/internal/apache"
 	"wsgilab/internal/broker"
 	"wsgilab/internal/proc"
+	"wsgilab/internal/server"
 )
 
 // SessionConfig is what `wsgilab up` brings up: one cell and its broker.
@@ -56,9 +57,6 @@ func (sc SessionConfig) Check() error {
 		if err := proc.CheckPortFree(o.Port); err != nil {
 			return err
 		}
-	}
-	if err := apache.CheckInstalled(o.MPM); err != nil {
-		return err
 	}
 	if _, err := os.Stat(Python); err != nil {
 		return fmt.Errorf("%s is missing: install package python3 (bash scripts/install-stack.sh)", Python)
@@ -152,7 +150,7 @@ func (s *Session) Stop() error {
 }
 
 // Describe prints what a user exploring the session needs: URLs, credentials, logs, PIDs,
-// and the loaded MPM as `apachectl -M` shows it.
+// and what the server says it runs (for Apache, the loaded MPM as `apachectl -M` shows it).
 func (s *Session) Describe(w io.Writer) {
 	c, o := s.Cell, s.Cell.Options
 	fmt.Fprintf(w, "Service     %s/\n", c.URL())
@@ -169,13 +167,20 @@ func (s *Session) Describe(w io.Writer) {
 		hb = "green"
 	}
 	fmt.Fprintf(w, "  settings  heartbeat %s, monkey_patch %v%s\n", hb, o.MonkeyPatch, timeoutNote(o))
-	fmt.Fprintf(w, "Apache      %s\n", c.Apache.LoadedMPM())
-	fmt.Fprintf(w, "  mod_wsgi  %s\n", modeLine(o))
-	fmt.Fprintf(w, "  status    %s?auto\n", c.Apache.StatusURL())
-	fmt.Fprintf(w, "  config    %s\n", c.Apache.ConfPath())
-	fmt.Fprintf(w, "  error log %s\n", c.Apache.ErrorLog())
-	fmt.Fprintf(w, "  access    %s\n", c.Apache.AccessLog())
-	fmt.Fprintf(w, "  pids      %s\n", pidRoles(c.Apache))
+	srv := c.Server
+	fmt.Fprintf(w, "%-11s %s\n", srv.Kind(), srv.Loaded())
+	fmt.Fprintf(w, "  workers   %s\n", workersLine(srv.Kind(), o))
+	if st := srv.StatusURL(); st != "" {
+		fmt.Fprintf(w, "  status    %s?auto\n", st)
+	}
+	if cf, ok := srv.(interface{ ConfPath() string }); ok {
+		fmt.Fprintf(w, "  config    %s\n", cf.ConfPath())
+	}
+	fmt.Fprintf(w, "  log       %s\n", srv.Log())
+	if a := srv.AccessLog(); a != "" {
+		fmt.Fprintf(w, "  access    %s\n", a)
+	}
+	fmt.Fprintf(w, "  pids      %s\n", pidRoles(srv))
 	b := s.Broker
 	fmt.Fprintf(w, "RabbitMQ    management UI %s (user %s, password %s)\n", b.ManagementURL(), b.AdminUser, b.AdminPassword)
 	fmt.Fprintf(w, "  vhost     %s (user %s, password %s)\n", s.Vhost.Name, s.Vhost.User, s.Vhost.Password)
@@ -198,7 +203,25 @@ func timeoutNote(o Options) string {
 	return fmt.Sprintf(", heartbeat_timeout_threshold %ds", t)
 }
 
-func modeLine(o Options) string {
+// workersLine says what runs the app: mod_wsgi's mode for Apache, processes x threads and the
+// server's own knobs otherwise.
+func workersLine(kind string, o Options) string {
+	if kind != apache.Kind {
+		s := fmt.Sprintf("%d process(es) x %d thread(s)", max(o.Processes, 1), max(o.Threads, 1))
+		if o.Worker != "" {
+			s += ", worker class " + o.Worker
+		}
+		if o.EnableThreads {
+			s += ", Python threads enabled"
+		}
+		if o.LazyApps {
+			s += ", lazy-apps"
+		}
+		if o.Preload {
+			s += ", preloaded"
+		}
+		return s
+	}
 	if o.Mode != "daemon" {
 		return "embedded mode (processes and threads from the MPM)"
 	}
@@ -212,13 +235,13 @@ func modeLine(o Options) string {
 	return s
 }
 
-func pidRoles(a *apache.Server) string {
+func pidRoles(a server.Server) string {
 	byRole := map[string][]string{}
 	for _, p := range a.Processes() {
 		byRole[p.Role] = append(byRole[p.Role], fmt.Sprint(p.PID))
 	}
 	var parts []string
-	for _, r := range []string{"parent", "child", "wsgi-daemon"} {
+	for _, r := range []string{server.RoleParent, server.RoleChild, server.RoleDaemon, server.RoleWorker} {
 		if len(byRole[r]) > 0 {
 			parts = append(parts, r+" "+strings.Join(byRole[r], ","))
 		}

@@ -1,4 +1,5 @@
-// Package stack composes one cell of an experiment from the real components: a private Apache
+// Package stack composes one cell of an experiment from the real components: a private WSGI
+// server (Apache + mod_wsgi, uWSGI or gunicorn: internal/server, servers.go)
 // + mod_wsgi serving the service under test (the fake nova-api in apps/fakeservice, or the
 // user's own WSGI file) and the fake conductor answering its RPC calls, both on one broker
 // vhost, in one run directory, with their own ports.
@@ -25,6 +26,7 @@ import (
 	"wsgilab/internal/broker"
 	"wsgilab/internal/observe"
 	"wsgilab/internal/proc"
+	"wsgilab/internal/server"
 )
 
 // Python is the interpreter that runs the conductor: Debian's, the one mod_wsgi embeds and the
@@ -43,25 +45,11 @@ const ConductorStopGrace = 5 * time.Second
 // Options is every knob of one cell. Zero values mean the component's own default, except
 // where noted.
 type Options struct {
-	// Apache MPM and its knobs (0 = Apache's default); see apache.Config.
-	MPM                    string
-	StartServers           int
-	MinSpareServers        int
-	MaxSpareServers        int
-	MinSpareThreads        int
-	MaxSpareThreads        int
-	MaxRequestWorkers      int
-	ServerLimit            int
-	ThreadsPerChild        int
-	MaxConnectionsPerChild int
-
-	// mod_wsgi: Mode embedded or daemon. Processes and Threads are required (>= 1) in daemon
-	// mode, where apache.DefaultDaemonProcesses/Threads are mod_wsgi's defaults; Preload and
-	// InactivityTimeout are daemon-only too.
-	Mode               string
-	Processes, Threads int
-	Preload            bool
-	InactivityTimeout  int
+	// The server and its knobs (server.Options: which server; Apache's MPM and mod_wsgi mode;
+	// processes x threads; preload; uWSGI's enable-threads and lazy-apps; gunicorn's worker
+	// class). Processes and Threads are required (>= 1) in mod_wsgi daemon mode, where
+	// apache.DefaultDaemonProcesses/Threads are mod_wsgi's defaults.
+	server.Options
 
 	// The service (WSGILAB_* variables of apps/fakeservice/README.md).
 	MonkeyPatch      bool
@@ -79,11 +67,12 @@ type Options struct {
 	AppPath string
 	// Env adds KEY=value entries to the app's environment (after the WSGILAB_* ones).
 	Env []string
-	// Port is Apache's port; 0 picks a free one.
+	// Port is the server's port; 0 picks a free one.
 	Port int
 }
 
-// Validate checks the options that are the stack's own and, through apache.Config, the rest.
+// Validate checks the options that are the stack's own and, through the server's Launcher, the
+// rest (a knob of another server is an error).
 func (o Options) Validate() error {
 	var errs []error
 	if o.Heartbeat != "" && !slices.Contains(Heartbeats, o.Heartbeat) {
@@ -107,10 +96,15 @@ func (o Options) Validate() error {
 	if o.Topic != "" && strings.ContainsAny(o.Topic, " \t\n") {
 		errs = append(errs, fmt.Errorf("topic %q contains whitespace", o.Topic))
 	}
-	ac := o.apacheConfig("", 0, "")
-	ac.Env = o.Env
-	if err := ac.CheckSettings(); err != nil {
+	if l, err := launcher(o.Server); err != nil {
 		errs = append(errs, err)
+	} else if err := l.Check(o.Options); err != nil {
+		errs = append(errs, err)
+	}
+	for _, kv := range o.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("environment entry %q is not KEY=value", kv))
+		}
 	}
 	if o.AppPath != "" {
 		if err := apache.CheckApp(o.AppPath); err != nil {
@@ -161,34 +155,21 @@ func (o Options) env(transportURL string) []string {
 	return append(env, o.Env...)
 }
 
-func (o Options) apacheConfig(dir string, port int, app string) apache.Config {
-	return apache.Config{
-		Dir: dir, Port: port, MPM: o.MPM,
-		StartServers: o.StartServers, MinSpareServers: o.MinSpareServers, MaxSpareServers: o.MaxSpareServers,
-		MinSpareThreads: o.MinSpareThreads, MaxSpareThreads: o.MaxSpareThreads,
-		MaxRequestWorkers: o.MaxRequestWorkers, ServerLimit: o.ServerLimit, ThreadsPerChild: o.ThreadsPerChild,
-		MaxConnectionsPerChild: o.MaxConnectionsPerChild,
-		Mode:                   o.Mode, Processes: o.Processes, Threads: o.Threads, Preload: o.Preload,
-		InactivityTimeout: o.InactivityTimeout,
-		AppPath:           app,
-	}
-}
-
 // StartupPhases are the ends of a cell's start-up phases, measured from the start of Start
 // (the conductor starts in parallel with Apache).
 type StartupPhases struct {
-	ApacheReady    time.Duration // apache.Start returned: port open, server-status and GET / answered
+	ServerReady    time.Duration // the server's Start returned: port open and GET / answered
 	ConductorReady time.Duration // the conductor printed "conductor ready"
 	FirstCall      time.Duration // GET /call answered 200 (fake service only)
 }
 
-// Cell is one running stack: Apache + the service, and the conductor, on one vhost.
+// Cell is one running stack: the server running the service, and the conductor, on one vhost.
 type Cell struct {
 	Name    string
 	Dir     string
 	Options Options
 	Vhost   *broker.Vhost
-	Apache  *apache.Server
+	Server  server.Server
 	// FakeService says the app is the built-in one (it has /cast, /call and /status).
 	FakeService  bool
 	AppPath      string
@@ -203,10 +184,10 @@ type Cell struct {
 	stopErr   error
 }
 
-// Start brings a cell up in dir (created; Apache under dir/apache, the service's files under
-// dir/app) on vhost, and returns when it serves: for the fake service, when GET /call
-// answers, which proves Apache, mod_wsgi, the app, the broker and the conductor. On any error
-// nothing it started is left running.
+// Start brings a cell up in dir (created; the server under dir/<server>, e.g. dir/apache, the
+// service's files under dir/app) on vhost, and returns when it serves: for the fake service,
+// when GET /call answers, which proves the server, the app, the broker and the conductor. On
+// any error nothing it started is left running.
 func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *Cell, err error) {
 	began := time.Now()
 	if vhost == nil {
@@ -220,7 +201,8 @@ func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if err := apache.CheckInstalled(o.MPM); err != nil {
+	l, err := launcher(o.Server)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(Python); err != nil {
@@ -255,7 +237,7 @@ func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *
 	}
 	env := o.env(vhost.TransportURL())
 
-	// The conductor and Apache start in parallel: both spend most of a second importing
+	// The conductor and the server start in parallel: both spend most of a second importing
 	// oslo.messaging.
 	cmd := exec.Command(Python, conductorPy)
 	cmd.Dir = filepath.Dir(conductorPy)
@@ -272,17 +254,14 @@ func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *
 			}
 		}
 	}()
-	ac := o.apacheConfig(filepath.Join(dir, "apache"), port, c.AppPath)
-	ac.Env = env
-	if c.FakeService {
-		// "/" never touches the broker; readiness proper is the /call below.
-		ac.ReadyPath = "/"
-	}
-	c.Apache, err = apache.Start(ctx, ac)
+	// "/" never touches the broker; for the fake service readiness proper is the /call below.
+	sc := server.Config{Dir: filepath.Join(dir, l.Kind()), Port: port, AppPath: c.AppPath, Env: env, ReadyPath: "/",
+		Options: o.Options}
+	c.Server, err = l.Start(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
-	c.Startup.ApacheReady = time.Since(began)
+	c.Startup.ServerReady = time.Since(began)
 	if err := c.waitConductor(ctx); err != nil {
 		return nil, err
 	}
@@ -293,7 +272,7 @@ func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *
 		}
 		c.Startup.FirstCall = time.Since(began)
 	}
-	if o.Mode == "daemon" && o.Preload {
+	if c.Server.Kind() == apache.Kind && o.Mode == "daemon" && o.Preload {
 		// One daemon answering does not make the cell ready: the others may still be importing
 		// the app, and the first requests they take would measure the cell's start.
 		if err := c.waitPreloaded(ctx, preloadWait); err != nil {
@@ -330,7 +309,7 @@ func (c *Cell) waitCall(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		resp, err := apache.NewClient(0).Do(req)
+		resp, err := server.NewClient(0).Do(req)
 		if err == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
@@ -343,7 +322,7 @@ func (c *Cell) waitCall(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("GET %s/call never answered (last: %s; see %s and %s): %w",
-				c.URL(), last, c.Apache.ErrorLog(), c.ConductorLog, ctx.Err())
+				c.URL(), last, c.Server.Log(), c.ConductorLog, ctx.Err())
 		}
 		select {
 		case <-ctx.Done():
@@ -352,15 +331,15 @@ func (c *Cell) waitCall(ctx context.Context) error {
 	}
 }
 
-// Stop ends Apache and the conductor (in parallel) and returns when all their processes are
-// gone and Apache's port is free. The vhost is the caller's: it is left alone. Safe to call
+// Stop ends the server and the conductor (in parallel) and returns when all their processes
+// are gone and the server's port is free. The vhost is the caller's: it is left alone. Safe to call
 // more than once.
 func (c *Cell) Stop() error {
 	c.stopOnce.Do(func() {
 		var wg sync.WaitGroup
 		var aerr, cerr error
-		if c.Apache != nil {
-			wg.Go(func() { aerr = c.Apache.Stop() })
+		if c.Server != nil {
+			wg.Go(func() { aerr = c.Server.Stop() })
 		}
 		if c.conductor != nil {
 			wg.Go(func() { cerr = c.conductor.Stop(syscall.SIGTERM, ConductorStopGrace) })
@@ -372,7 +351,7 @@ func (c *Cell) Stop() error {
 }
 
 // URL is the service's base URL.
-func (c *Cell) URL() string { return c.Apache.URL() }
+func (c *Cell) URL() string { return c.Server.URL() }
 
 // Endpoints lists the service's URLs worth knowing (the fake service's four, or / for a user
 // app) and Apache's status page.
@@ -385,21 +364,24 @@ func (c *Cell) Endpoints() []string {
 	for _, p := range paths {
 		out = append(out, c.URL()+p)
 	}
-	return append(out, c.Apache.StatusURL()+"?auto")
+	if st := c.Server.StatusURL(); st != "" {
+		out = append(out, st+"?auto")
+	}
+	return out
 }
 
 // ConductorPID is the conductor's PID.
 func (c *Cell) ConductorPID() int { return c.conductor.PID }
 
-// PIDs lists every live process of the cell: Apache's (parent, children, mod_wsgi daemons)
+// PIDs lists every live process of the cell: the server's (parent, children, workers, daemons)
 // and the conductor.
 func (c *Cell) PIDs() []int {
-	out := c.Apache.PIDs()
+	out := c.Server.PIDs()
 	return append(out, c.conductor.Members()...)
 }
 
-// Port is Apache's port.
-func (c *Cell) Port() int { return c.Apache.Config().Port }
+// Port is the server's port.
+func (c *Cell) Port() int { return c.Server.Port() }
 
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)
@@ -422,7 +404,7 @@ const preloadWait = 60 * time.Second
 func (c *Cell) waitPreloaded(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		events, _ := observe.ReadProcessEvents(c.Apache.ErrorLog())
+		events, _ := observe.ReadProcessEvents(server.LogFile(c.Server))
 		started, loaded := map[int]bool{}, map[int]bool{}
 		for _, e := range events {
 			switch e.Rule {
@@ -433,7 +415,7 @@ func (c *Cell) waitPreloaded(ctx context.Context, timeout time.Duration) error {
 			}
 		}
 		pending := 0
-		for _, p := range c.Apache.Processes() {
+		for _, p := range c.Server.Processes() {
 			if p.Role == "wsgi-daemon" && (!started[p.PID] || (c.FakeService && !loaded[p.PID])) {
 				pending++
 			}
@@ -443,7 +425,7 @@ func (c *Cell) waitPreloaded(ctx context.Context, timeout time.Duration) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d mod_wsgi daemon process(es) had not finished preloading the app after %s (see %s)",
-				pending, timeout, c.Apache.ErrorLog())
+				pending, timeout, c.Server.Log())
 		}
 		select {
 		case <-ctx.Done():
@@ -453,20 +435,14 @@ func (c *Cell) waitPreloaded(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// AppRole is the apache.Process role of the processes that run the app: the MPM children in
-// embedded mode, the mod_wsgi daemon processes in daemon mode.
-func (c *Cell) AppRole() string {
-	if c.Options.Mode == "daemon" {
-		return "wsgi-daemon"
-	}
-	return "child"
-}
+// AppRole is the role of the server's processes that run the app (server.Server.AppRole).
+func (c *Cell) AppRole() string { return c.Server.AppRole() }
 
 // AppProcesses lists the live processes that run the app (see AppRole).
-func (c *Cell) AppProcesses() []apache.Process {
-	var out []apache.Process
+func (c *Cell) AppProcesses() []server.Process {
+	var out []server.Process
 	role := c.AppRole()
-	for _, p := range c.Apache.Processes() {
+	for _, p := range c.Server.Processes() {
 		if p.Role == role {
 			out = append(out, p)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"wsgilab/internal/observe"
 	"wsgilab/internal/proc"
+	"wsgilab/internal/server"
 	"wsgilab/internal/testsupport"
 )
 
@@ -102,8 +103,7 @@ func TestCellsEveryMPMAndMode(t *testing.T) {
 	errs := make([]error, len(cases))
 	var wg sync.WaitGroup
 	for i, cc := range cases {
-		o := Options{MPM: cc.mpm, Mode: cc.mode, Processes: cc.processes, Threads: cc.threads,
-			Preload: cc.mode == "daemon", MonkeyPatch: cc.monkeyPatch, Heartbeat: cc.heartbeat, HeartbeatTimeout: 30}
+		o := Options{Options: server.Options{MPM: cc.mpm, Mode: cc.mode, Processes: cc.processes, Threads: cc.threads, Preload: cc.mode == "daemon"}, MonkeyPatch: cc.monkeyPatch, Heartbeat: cc.heartbeat, HeartbeatTimeout: 30}
 		if cc.mpm == "prefork" {
 			// Fewer idle children: less start-up work for two cores running six cells.
 			o.StartServers, o.MinSpareServers, o.MaxSpareServers = 2, 1, 2
@@ -131,8 +131,8 @@ func TestCellsEveryMPMAndMode(t *testing.T) {
 				t.Fatal(errs[i])
 			}
 			c := cells[i]
-			t.Logf("serving /call %v after Start (%s)", c.StartupTime.Round(time.Millisecond), c.Apache.LoadedMPM())
-			if got, want := c.Apache.LoadedMPM(), "mpm_"+cc.mpm+"_module (shared)"; got != want {
+			t.Logf("serving /call %v after Start (%s)", c.StartupTime.Round(time.Millisecond), c.Server.Loaded())
+			if got, want := c.Server.Loaded(), "mpm_"+cc.mpm+"_module (shared)"; got != want {
 				t.Errorf("LoadedMPM %q, want %q", got, want)
 			}
 			for _, path := range []string{"/", "/cast", "/call"} {
@@ -298,8 +298,7 @@ func TestUserAppRaisesAtImport(t *testing.T) {
 	vhost := testsupport.Vhost(t, "test-broken-app")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := Start(ctx, filepath.Join(dir, "cell"), vhost, Options{MPM: "event", Mode: "daemon", Processes: 1, Threads: 1,
-		Preload: true, AppPath: app})
+	c, err := Start(ctx, filepath.Join(dir, "cell"), vhost, Options{Options: server.Options{MPM: "event", Mode: "daemon", Processes: 1, Threads: 1, Preload: true}, AppPath: app})
 	if err == nil {
 		c.Stop()
 		t.Fatal("Start succeeded with an app that raises at import")
@@ -318,13 +317,13 @@ func TestOptionsValidate(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{MPM: "event", Mode: "embedded"}, ""},
-		{Options{MPM: "event", Mode: "embedded", Heartbeat: "sometimes"}, `unknown heartbeat mode "sometimes"`},
-		{Options{MPM: "turbo", Mode: "embedded"}, `unknown MPM "turbo"`},
-		{Options{MPM: "event", Mode: "daemon", Processes: 1}, "threads >= 1"},
-		{Options{MPM: "event", Mode: "embedded", Threads: 4}, "threads is a mod_wsgi daemon-mode option"},
-		{Options{MPM: "event", Mode: "embedded", AppPath: "/nonexistent.wsgi"}, "/nonexistent.wsgi does not exist"},
-		{Options{MPM: "event", Mode: "embedded", HeartbeatTimeout: -1}, "heartbeat-timeout=-1"},
+		{Options{Options: server.Options{MPM: "event", Mode: "embedded"}}, ""},
+		{Options{Options: server.Options{MPM: "event", Mode: "embedded"}, Heartbeat: "sometimes"}, `unknown heartbeat mode "sometimes"`},
+		{Options{Options: server.Options{MPM: "turbo", Mode: "embedded"}}, `unknown MPM "turbo"`},
+		{Options{Options: server.Options{MPM: "event", Mode: "daemon", Processes: 1}}, "threads >= 1"},
+		{Options{Options: server.Options{MPM: "event", Mode: "embedded", Threads: 4}}, "threads is a mod_wsgi daemon-mode option"},
+		{Options{Options: server.Options{MPM: "event", Mode: "embedded"}, AppPath: "/nonexistent.wsgi"}, "/nonexistent.wsgi does not exist"},
+		{Options{Options: server.Options{MPM: "event", Mode: "embedded"}, HeartbeatTimeout: -1}, "heartbeat-timeout=-1"},
 	}
 	for _, tt := range tests {
 		err := tt.o.Validate()
@@ -360,13 +359,12 @@ func TestPreloadedDaemonsAllLoadedWhenReady(t *testing.T) {
 	vhost := testsupport.Vhost(t, "test-preload")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := Start(ctx, filepath.Join(dir, "cell"), vhost, Options{MPM: "event", Mode: "daemon", Processes: 3, Threads: 1,
-		Preload: true, MonkeyPatch: true, ImportCost: 500 * time.Millisecond})
+	c, err := Start(ctx, filepath.Join(dir, "cell"), vhost, Options{Options: server.Options{MPM: "event", Mode: "daemon", Processes: 3, Threads: 1, Preload: true}, MonkeyPatch: true, ImportCost: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Stop()
-	events, err := observe.ReadProcessEvents(c.Apache.ErrorLog())
+	events, err := observe.ReadProcessEvents(server.LogFile(c.Server))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +375,7 @@ func TestPreloadedDaemonsAllLoadedWhenReady(t *testing.T) {
 		}
 	}
 	daemons := 0
-	for _, p := range c.Apache.Processes() {
+	for _, p := range c.Server.Processes() {
 		if p.Role == "wsgi-daemon" {
 			daemons++
 			if !loaded[p.PID] {

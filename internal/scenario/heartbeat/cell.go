@@ -9,11 +9,11 @@ import (
 	"os"
 	"time"
 
-	"wsgilab/internal/apache"
 	"wsgilab/internal/broker"
 	"wsgilab/internal/observe"
 	"wsgilab/internal/results"
 	"wsgilab/internal/runner"
+	"wsgilab/internal/server"
 )
 
 // CellResult is what one heartbeat cell produced. It is written as <out>/<cell id>.json;
@@ -76,15 +76,16 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 	vhost := s.Vhost.Name
 	target := observe.Target{
 		Cell: c.ID, Vhost: vhost, BrokerPort: s.Vhost.AMQPPort,
-		PIDs:            s.Apache.PIDs,
+		PIDs:            s.Server.PIDs,
 		BrokerLog:       b.LogPath,
 		BrokerLogOffset: logOffset,
-		ClientLogs:      []observe.LogFile{{Path: s.Apache.ErrorLog(), Source: "apache", Format: observe.FormatApache}},
-		StatusURL:       s.Apache.StatusURL() + "?auto",
-		SlotsPerProcess: c.Stack.ThreadsPerChild,
+		ClientLogs:      []observe.LogFile{server.LogFile(s.Server)},
 	}
-	if c.Stack.MPM == "prefork" {
-		target.SlotsPerProcess = 0
+	if st := s.Server.StatusURL(); st != "" {
+		target.StatusURL, target.SlotsPerProcess = st+"?auto", c.Stack.ThreadsPerChild
+		if c.Stack.MPM == "prefork" {
+			target.SlotsPerProcess = 0
+		}
 	}
 	target.Connections = func(ctx context.Context) ([]broker.Connection, error) { return b.Connections(ctx, vhost) }
 	obs := observe.New(target)
@@ -156,7 +157,7 @@ func appStatus(ctx context.Context, url string) json.RawMessage {
 	if err != nil {
 		return nil
 	}
-	resp, err := apache.NewClient(0).Do(req)
+	resp, err := server.NewClient(0).Do(req)
 	if err != nil {
 		return nil
 	}

@@ -18,10 +18,10 @@ import (
 	"strings"
 	"time"
 
-	"wsgilab/internal/apache"
 	"wsgilab/internal/observe"
 	"wsgilab/internal/results"
 	"wsgilab/internal/runner"
+	"wsgilab/internal/server"
 	"wsgilab/internal/stack"
 )
 
@@ -507,9 +507,9 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 	// One observer of the cell from before the first burst to after the tail: its processes,
 	// the access log and the error log's process lines, every 100 ms.
 	obs := observe.New(observe.Target{Cell: c.ID, Vhost: res.Vhost, Interval: sampleInterval},
-		observe.NewProcesses(cellProcesses(s.Apache)),
-		observe.NewAccessLog(s.Apache.AccessLog(), 0),
-		observe.NewProcessLog(s.Apache.ErrorLog()))
+		observe.NewProcesses(cellProcesses(s.Server)),
+		observe.NewAccessLog(s.Server.AccessLog(), 0),
+		observe.NewProcessLog(server.LogFile(s.Server)))
 	octx, stopObs := context.WithCancel(context.WithoutCancel(ctx))
 	obsDone := make(chan struct{})
 	go func() { obs.Run(octx); close(obsDone) }()
@@ -581,11 +581,11 @@ const sampleWait = 3 * time.Second
 
 // cellProcesses lists the cell's Apache children and mod_wsgi daemons (not the parent). It
 // reads /proc directly: an HTTP status probe would take a prefork child for itself.
-func cellProcesses(a *apache.Server) func() []observe.ProcessInfo {
+func cellProcesses(a server.Server) func() []observe.ProcessInfo {
 	return func() []observe.ProcessInfo {
 		var out []observe.ProcessInfo
 		for _, p := range a.Processes() {
-			if p.Role != "parent" {
+			if p.Role != server.RoleParent {
 				out = append(out, observe.ProcessInfo{PID: p.PID, Role: p.Role})
 			}
 		}

@@ -22,6 +22,7 @@ import (
 	"wsgilab/internal/observe"
 	"wsgilab/internal/results"
 	"wsgilab/internal/runner"
+	"wsgilab/internal/server"
 	"wsgilab/internal/stack"
 	"wsgilab/internal/stats"
 )
@@ -350,7 +351,7 @@ func measure(ctx context.Context, s *runner.Stack, plan Plan) Rep {
 
 // countColdStarts counts, per run, the app loads the cell's error log shows during it.
 func countColdStarts(s *runner.Stack, t *Result) {
-	events, err := observe.ReadProcessEvents(s.Apache.ErrorLog())
+	events, err := observe.ReadProcessEvents(server.LogFile(s.Server))
 	if err != nil {
 		return
 	}
