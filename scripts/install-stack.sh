@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Idempotent install of the real stack wsgilab drives: Debian's Apache + mod_wsgi,
+# Idempotent install of the real stack wsgilab drives: Debian's Apache + mod_wsgi, uWSGI, gunicorn,
 # RabbitMQ, eventlet and oslo.messaging, headless Chromium for the HTML reports' tests, plus the
 # peers the tests and benchmarks use.
 # Takes about a second when everything is already present.
 set -euo pipefail
 
 pkgs=(apache2 apache2-utils libapache2-mod-wsgi-py3 rabbitmq-server
-      python3-eventlet python3-oslo.messaging python3-oslo.config iproute2 procps curl
+      python3-eventlet python3-oslo.messaging python3-oslo.config
+      uwsgi-core uwsgi-plugin-python3 gunicorn iproute2 procps curl
       chromium fonts-dejavu-core)
 # chromium (headless) opens the HTML reports in the tests of internal/htmlreport; a font so
 # that the report's text renders in its screenshots.
