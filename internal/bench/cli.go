@@ -16,23 +16,18 @@ import (
 const Version = "wsgilab bench 1.0 (ApacheBench 2.3 compatible options and report)"
 
 // Main runs `wsgilab bench args...`: ab's command line, ab's report on stdout and
-// progress on stderr, and ab's exit statuses. It returns the exit status. Canceling
+// progress on stderr, and ab's exit statuses for a run that fails (1, or the errno of the
+// failed system call); a bad command line is one line and ExitUsage, as in every wsgilab
+// subcommand (ab prints its usage and exits 22). It returns the exit status. Canceling
 // ctx (the command wires SIGINT to it) stops the run and prints the report, as ab
 // does on SIGINT.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const prog = "wsgilab bench"
 	o, err := ParseArgs(args)
 	if err != nil {
-		var ue *UsageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "%s: %s\n", prog, ue.Msg)
-			if ue.ShowUsage {
-				WriteUsage(stderr, prog)
-			}
-			return ue.Code
-		}
-		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
-		return 1
+		// Every error of ParseArgs is about the command line (an option, the URL, a -p file).
+		fmt.Fprintf(stderr, "%s: %v (see '%s --help')\n", prog, err, prog)
+		return ExitUsage
 	}
 	if o.Help {
 		WriteUsage(stdout, prog)
@@ -46,13 +41,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	t, _ := parseTarget(cfg.URL) // checked by ParseArgs
 
 	// Output files are opened before the run: a typo in a path should not cost a
-	// whole benchmark (ab only finds out at the end).
+	// whole benchmark (ab only finds out at the end). A path that cannot be written is a
+	// bad argument like any other.
 	var gp *gnuplotWriter
 	if o.GnuplotFile != "" {
 		f, err := os.Create(o.GnuplotFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: Cannot open gnuplot output file: %v\n", prog, pathErr(err))
-			return 1
+			return ExitUsage
 		}
 		gp = newGnuplotWriter(f)
 		defer f.Close()
@@ -64,7 +60,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: Cannot open output file: %v\n", prog, pathErr(err))
-			return 1
+			return ExitUsage
 		}
 		f.Close()
 	}
@@ -238,7 +234,7 @@ func exitCode(err error) int {
 	}
 	var ce *ConfigError
 	if errors.As(err, &ce) {
-		return 22
+		return ExitUsage
 	}
 	return 1
 }

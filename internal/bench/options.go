@@ -29,23 +29,20 @@ type Options struct {
 	ProgressEvery int64
 }
 
-// UsageError is a command-line error, reported the way ab does: one line, then the
-// usage text when ShowUsage is set, and exit status Code (ab exits with EINVAL, 22,
-// after usage, and 1 after its other argument errors).
+// UsageError is a command-line error: one line, and exit status ExitUsage. This is where
+// wsgilab bench parts from ab, which prints its whole usage after most errors and exits
+// with 22 (EINVAL) or 1: every wsgilab subcommand answers bad input the same way.
 type UsageError struct {
-	Msg       string
-	ShowUsage bool
-	Code      int
+	Msg string
 }
 
 func (e *UsageError) Error() string { return e.Msg }
 
-func usageErr(format string, a ...any) *UsageError {
-	return &UsageError{Msg: fmt.Sprintf(format, a...), ShowUsage: true, Code: 22}
-}
+// ExitUsage is the exit status of a bad command line, as in every wsgilab subcommand.
+const ExitUsage = 2
 
-func argErr(format string, a ...any) *UsageError {
-	return &UsageError{Msg: fmt.Sprintf(format, a...), Code: 1}
+func usageErr(format string, a ...any) *UsageError {
+	return &UsageError{Msg: fmt.Sprintf(format, a...)}
 }
 
 // abDefaultTimedRequests is what ab's -t implies for -n.
@@ -145,14 +142,14 @@ func ParseArgs(args []string) (*Options, error) {
 	c := &o.Config
 	c.URL = fs.Arg(0)
 	if _, err := parseTarget(c.URL); err != nil {
-		return nil, &UsageError{Msg: err.Error(), Code: 22}
+		return nil, &UsageError{Msg: err.Error()}
 	}
 
 	// -n, -t and --duration. ab lets the last of -n/-t win; here an explicit -n wins
 	// in any order, and --duration (a Go duration, no implied -n) is the long form.
 	nSet, tSet, dSet := fs.Changed("requests"), fs.Changed("timelimit"), fs.Changed("duration")
 	if nSet && v.requests <= 0 {
-		return nil, argErr("Invalid number of requests")
+		return nil, usageErr("Invalid number of requests")
 	}
 	if tSet && dSet {
 		return nil, usageErr("-t and --duration are the same limit: give one")
@@ -212,11 +209,11 @@ func ParseArgs(args []string) (*Options, error) {
 	// with -p/-u sends the file with that method.
 	switch {
 	case v.head && (v.postFile != "" || v.putFile != ""):
-		return nil, argErr("Cannot mix HEAD with other methods")
+		return nil, usageErr("Cannot mix HEAD with other methods")
 	case v.postFile != "" && v.putFile != "":
-		return nil, argErr("Cannot mix PUT with other methods")
+		return nil, usageErr("Cannot mix PUT with other methods")
 	case v.head && v.method != "" && !strings.EqualFold(v.method, "HEAD"):
-		return nil, argErr("Cannot mix HEAD with other methods")
+		return nil, usageErr("Cannot mix HEAD with other methods")
 	}
 	if v.method != "" && !validToken(v.method) {
 		return nil, usageErr("invalid method %q", v.method)
@@ -300,7 +297,7 @@ func readBodyFile(path string) ([]byte, error) {
 		if pe, ok := err.(*os.PathError); ok {
 			msg = pe.Err.Error()
 		}
-		return nil, argErr("Could not open POST data file (%s): %s", path, msg)
+		return nil, usageErr("Could not open POST data file (%s): %s", path, msg)
 	}
 	if b == nil {
 		b = []byte{}
