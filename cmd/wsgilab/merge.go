@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -20,9 +21,9 @@ run would have written it, and each cell's JSON copied beside it; then prints th
 The shards must be of one scenario, one set of options and one matrix, each index exactly once.
 See docs/scale-out.md for Kubernetes and ssh/GNU parallel examples.
 
-Exit status: 0 merged; 1 a shard directory could not be used (missing, not a sharded run, from
-another run, a shard missing or given twice) or DIR already holds a run; 2 wrong usage. Nothing is
-written when an input is refused.
+Exit status: 0 merged; 2 wrong usage, a shard directory that cannot be used (missing, not a
+sharded run, from another run, a shard missing or given twice) or a DIR that already holds a run;
+1 writing DIR failed. Nothing is written when an input is refused.
 
 Options:
 `
@@ -45,7 +46,11 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	run, err := runner.Merge(fs.Args(), *out)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsgilab merge: %v\n", err)
-		return 1
+		// A shard directory or --out that cannot be used is bad input, like a bad option.
+		if _, writing := errors.AsType[*runner.OutputError](err); writing {
+			return 1
+		}
+		return 2
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

@@ -98,10 +98,6 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if _, err := runner.Check(plan, o); err != nil {
-		fmt.Fprintf(stderr, "wsgilab run %s: %v\n", name, err)
-		return 2
-	}
 	switch {
 	case *rf.noOut:
 	case *rf.out != "":
@@ -111,6 +107,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		if o.Shard.Count > 0 {
 			o.OutDir += fmt.Sprintf("-shard-%d-of-%d", o.Shard.Index, o.Shard.Count)
 		}
+	}
+	// Checked once the output directory is known: it is written at the end of the run, and
+	// a bad one must fail before anything starts, like any other argument.
+	if _, err := runner.Check(plan, o); err != nil {
+		fmt.Fprintf(stderr, "wsgilab run %s: %v\n", name, err)
+		return 2
 	}
 	if !*rf.quiet {
 		o.Progress = stderr

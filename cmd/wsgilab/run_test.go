@@ -37,7 +37,12 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{[]string{"run", "spikes", "-c", "200"}, "--concurrency=200: must be between 1 and --requests (100)"},
 		{[]string{"run", "throughput", "--test", "ks"}, `--test: unknown test "ks"`},
 		{[]string{"run", "throughput", "--alpha", "2"}, "--alpha 2"},
-		{[]string{"run", "throughput", "--processes", "-1"}, "must be >= 0"},
+		{[]string{"run", "throughput", "--processes", "-1"}, "--processes -1: must be >= 1"},
+		{[]string{"run", "throughput", "--processes", "0"}, "--processes 0: must be >= 1"},
+		{[]string{"run", "--mode", "daemon", "--threads", "0"}, "--threads 0: must be >= 1"},
+		{[]string{"run", "--broker", "rabbit", "--management", "http://127.0.0.1:15672/"}, `--broker "rabbit": not an AMQP URL`},
+		{[]string{"run", "--out", "/etc/hostname/out"}, "--out /etc/hostname/out: /etc/hostname is not a directory"},
+		{[]string{"run", "spikes", "--out", "/etc/hostname"}, "/etc/hostname is not a directory"},
 		{[]string{"run", "throughput", "--order", "random"}, `--order "random"`},
 	}
 	for _, c := range cases {
@@ -92,7 +97,7 @@ func TestRunHelpListsTheRegistry(t *testing.T) {
 	}
 }
 
-// Bad input to `wsgilab merge`: usage errors exit 2, unusable directories exit 1; one line.
+// Bad input to `wsgilab merge`, usage errors and unusable directories alike: one line, exit 2.
 func TestMergeRejectsBadInput(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
@@ -103,7 +108,8 @@ func TestMergeRejectsBadInput(t *testing.T) {
 		{[]string{"merge"}, 2, "no shard directories given"},
 		{[]string{"merge", dir}, 2, "--out DIR is required"},
 		{[]string{"merge", "--bogus", dir}, 2, "unknown flag: --bogus"},
-		{[]string{"merge", dir, "--out", t.TempDir()}, 1, "run.json: no such file"},
+		{[]string{"merge", dir, "--out", t.TempDir()}, 2, "run.json: no such file"},
+		{[]string{"merge", "/nonexistent/shard-1", "--out", t.TempDir()}, 2, "no such file"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(c.args, &stdout, &stderr); code != c.code {

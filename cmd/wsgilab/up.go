@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"wsgilab/internal/apache"
+	"wsgilab/internal/broker"
 	"wsgilab/internal/stack"
 )
 
@@ -75,8 +77,18 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsgilab up: unexpected arguments %q (see 'wsgilab up --help')\n", rest)
 		return 2
 	}
-	// mod_wsgi's defaults for what the user left unset; an explicit --threads 0 stays 0 and is
-	// refused by validation.
+	// An explicit size below 1 is refused, not read as "the default" (0 means that only when the
+	// flag is not given): a daemon needs processes and threads, and embedded mode has neither.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"processes", o.Processes}, {"threads", o.Threads}} {
+		if fs.Changed(f.name) && f.v < 1 {
+			fmt.Fprintf(stderr, "wsgilab up: --%s %d: must be >= 1 (leave it out for the default)\n", f.name, f.v)
+			return 2
+		}
+	}
+	// mod_wsgi's defaults for what the user left unset.
 	if o.Mode == "daemon" {
 		if !fs.Changed("processes") {
 			o.Processes = apache.DefaultDaemonProcesses
@@ -86,7 +98,19 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	sc.Options = o
-	if err := sc.Check(); err != nil {
+	err := broker.CheckURLs(sc.BrokerURL, sc.ManagementURL)
+	if err == nil && sc.ParentDir != "" {
+		// The run directory is made after the broker starts: a bad --dir must fail before.
+		if st, serr := os.Stat(sc.ParentDir); serr != nil {
+			err = fmt.Errorf("--dir: %w", serr)
+		} else if !st.IsDir() {
+			err = fmt.Errorf("--dir %s: not a directory", sc.ParentDir)
+		}
+	}
+	if err == nil {
+		err = sc.Check()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "wsgilab up: %s\n", oneLine(err))
 		return 2
 	}

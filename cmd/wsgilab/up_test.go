@@ -23,7 +23,7 @@ import (
 )
 
 // Bad configurations fail in-process before anything starts: one "wsgilab up: ..." line on
-// stderr, a non-zero exit code, no process left.
+// stderr, exit code 2 (as every subcommand's bad input), no process left.
 func TestUpBadConfigs(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,7 +43,12 @@ func TestUpBadConfigs(t *testing.T) {
 		want  string
 	}{
 		{"unknown MPM", []string{"--mpm", "turbo"}, nil, `unknown MPM "turbo" (allowed: prefork, worker, event)`},
-		{"threads=0", []string{"--mode", "daemon", "--threads", "0"}, nil, "daemon mode needs threads >= 1 (got 0)"},
+		{"threads=0", []string{"--mode", "daemon", "--threads", "0"}, nil, "--threads 0: must be >= 1"},
+		{"processes=0 in embedded mode", []string{"--processes", "0"}, nil, "--processes 0: must be >= 1"},
+		{"processes=0 in daemon mode", []string{"--mode", "daemon", "--processes", "0"}, nil, "--processes 0: must be >= 1"},
+		{"missing --dir", []string{"--dir", "/nonexistent/dir"}, nil, "--dir: stat /nonexistent/dir: no such file or directory"},
+		{"malformed --broker", []string{"--broker", "rabbit", "--management", "http://127.0.0.1:15672/"}, nil, `--broker "rabbit": not an AMQP URL`},
+		{"malformed --management", []string{"--broker", "amqp://u:p@127.0.0.1:5672/", "--management", "https://h/"}, nil, "--management"},
 		{"daemon option in embedded mode", []string{"--mode", "embedded", "--processes", "2"}, nil,
 			"processes is a mod_wsgi daemon-mode option"},
 		{"preload in embedded mode", []string{"--preload"}, nil, "preload is a mod_wsgi daemon-mode option"},
@@ -70,8 +75,8 @@ func TestUpBadConfigs(t *testing.T) {
 			}
 			var stdout, stderr strings.Builder
 			code := run(append([]string{"up"}, tt.args...), &stdout, &stderr)
-			if code == 0 {
-				t.Fatalf("exit 0; stdout %q", stdout.String())
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stdout %q stderr %q", code, stdout.String(), stderr.String())
 			}
 			msg := stderr.String()
 			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "wsgilab up: ") || !strings.Contains(msg, tt.want) {

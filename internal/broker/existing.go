@@ -20,28 +20,9 @@ import (
 // a user. Existing checks that the management API answers with those credentials and that the
 // AMQP port accepts TCP connections, so a typo fails before any cell starts.
 func Existing(amqpURL, managementURL string) (*Broker, error) {
-	au, err := amqp.ParseURI(amqpURL)
+	au, mu, mport, err := parseExisting(amqpURL, managementURL)
 	if err != nil {
-		return nil, fmt.Errorf("--broker %q: not an AMQP URL (amqp://user:pass@host:port/): %w", redact(amqpURL), urlErr(err))
-	}
-	if au.Scheme != "amqp" {
-		return nil, fmt.Errorf("--broker %q: only amqp:// is supported (TLS is not)", redact(amqpURL))
-	}
-	mu, err := url.Parse(managementURL)
-	if err != nil {
-		return nil, fmt.Errorf("--management %q: not a URL: %w", redact(managementURL), urlErr(err))
-	}
-	if mu.Scheme != "http" || mu.Hostname() == "" {
-		return nil, fmt.Errorf("--management %q: want http://host:port/ (https is not supported)", redact(managementURL))
-	}
-	if mu.Path != "" && mu.Path != "/" {
-		return nil, fmt.Errorf("--management %q: give the API's root (http://host:port/), not a path", redact(managementURL))
-	}
-	mport := 80
-	if p := mu.Port(); p != "" {
-		if mport, err = strconv.Atoi(p); err != nil {
-			return nil, fmt.Errorf("--management %q: bad port: %w", redact(managementURL), err)
-		}
+		return nil, err
 	}
 	user, pass := au.Username, au.Password
 	if mu.User != nil {
@@ -87,6 +68,48 @@ func Existing(amqpURL, managementURL string) (*Broker, error) {
 	}
 	c.Close()
 	return b, nil
+}
+
+// CheckURLs checks what Existing would be given without contacting anything: both URLs
+// present, well formed and of a supported scheme. Commands call it with the rest of their
+// arguments, so that a typo is bad input (exit 2) before anything starts.
+func CheckURLs(amqpURL, managementURL string) error {
+	if amqpURL == "" && managementURL == "" {
+		return nil
+	}
+	if (amqpURL == "") != (managementURL == "") {
+		return errors.New("--broker and --management go together (an existing broker needs both)")
+	}
+	_, _, _, err := parseExisting(amqpURL, managementURL)
+	return err
+}
+
+// parseExisting reads Existing's URLs: the AMQP URI, the management URL and its port.
+func parseExisting(amqpURL, managementURL string) (amqp.URI, *url.URL, int, error) {
+	au, err := amqp.ParseURI(amqpURL)
+	if err != nil {
+		return au, nil, 0, fmt.Errorf("--broker %q: not an AMQP URL (amqp://user:pass@host:port/): %w", redact(amqpURL), urlErr(err))
+	}
+	if au.Scheme != "amqp" {
+		return au, nil, 0, fmt.Errorf("--broker %q: only amqp:// is supported (TLS is not)", redact(amqpURL))
+	}
+	mu, err := url.Parse(managementURL)
+	if err != nil {
+		return au, nil, 0, fmt.Errorf("--management %q: not a URL: %w", redact(managementURL), urlErr(err))
+	}
+	if mu.Scheme != "http" || mu.Hostname() == "" {
+		return au, nil, 0, fmt.Errorf("--management %q: want http://host:port/ (https is not supported)", redact(managementURL))
+	}
+	if mu.Path != "" && mu.Path != "/" {
+		return au, nil, 0, fmt.Errorf("--management %q: give the API's root (http://host:port/), not a path", redact(managementURL))
+	}
+	mport := 80
+	if p := mu.Port(); p != "" {
+		if mport, err = strconv.Atoi(p); err != nil {
+			return au, nil, 0, fmt.Errorf("--management %q: bad port: %w", redact(managementURL), err)
+		}
+	}
+	return au, mu, mport, nil
 }
 
 // redact hides the password of a URL in error messages.

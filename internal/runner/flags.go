@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -65,6 +66,16 @@ func ServiceFlags(fs *pflag.FlagSet, d ServiceDefaults) func() (stack.Options, e
 		fs.BoolVar(&o.MonkeyPatch, "monkey-patch", true, "call eventlet.monkey_patch() at import, as nova-api does (--monkey-patch=false to not)")
 	}
 	return func() (stack.Options, error) {
+		// 0 means the scenario's default only when the flag is left out: an explicit size
+		// below 1 is refused, as 'wsgilab up' refuses it.
+		for _, f := range []struct {
+			name string
+			v    int
+		}{{"processes", o.Processes}, {"threads", o.Threads}} {
+			if fs.Changed(f.name) && f.v < 1 {
+				return o, fmt.Errorf("--%s %d: must be >= 1 (leave it out for the default)", f.name, f.v)
+			}
+		}
 		if o.Processes < 0 || o.Threads < 0 || o.ImportCost < 0 || o.RequestCost < 0 {
 			return o, errors.New("--processes, --threads, --import-cost and --request-cost must be >= 0")
 		}

@@ -113,18 +113,25 @@ func Merge(dirs []string, out string) (*results.Run, error) {
 	}
 
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, err
+		return nil, &OutputError{err}
 	}
 	for _, id := range first.Shard.Matrix {
 		if err := copyFile(filepath.Join(from[id], results.CellFile(id)), filepath.Join(out, results.CellFile(id))); err != nil {
-			return nil, err
+			return nil, &OutputError{err}
 		}
 	}
 	if err := results.WriteJSON(filepath.Join(out, results.RunFile), merged); err != nil {
-		return nil, err
+		return nil, &OutputError{err}
 	}
 	return merged, nil
 }
+
+// OutputError is a failure of Merge while writing its output, after every input was accepted;
+// any other error of Merge is about its arguments (a shard directory, --out).
+type OutputError struct{ Err error }
+
+func (e *OutputError) Error() string { return e.Err.Error() }
+func (e *OutputError) Unwrap() error { return e.Err }
 
 // sameJSON compares two JSON documents as values (key order and spacing aside).
 func sameJSON(a, b json.RawMessage) bool {

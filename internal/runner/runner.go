@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -125,14 +127,46 @@ func Check(plan Plan, o Options) ([]Cell, error) {
 	if len(errs) > 0 {
 		return nil, errors.New(commonError(errs, len(all)))
 	}
-	if (o.BrokerURL == "") != (o.ManagementURL == "") {
-		return nil, errors.New("--broker and --management go together (an existing broker needs both)")
+	if err := broker.CheckURLs(o.BrokerURL, o.ManagementURL); err != nil {
+		return nil, err
+	}
+	if err := checkOutDir(o.OutDir); err != nil {
+		return nil, err
 	}
 	cells, err := o.Shard.Select(all)
 	if err != nil {
 		return nil, err
 	}
 	return cells, nil
+}
+
+// checkOutDir checks that the results can be written where they are asked for, since they are
+// written at the end of the run: the directory, or its nearest existing parent, must be a
+// directory this process can write to. Nothing is created here.
+func checkOutDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	p := filepath.Clean(dir)
+	for {
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && !st.IsDir():
+			return fmt.Errorf("--out %s: %s is not a directory", dir, p)
+		case err == nil:
+			if err := syscall.Access(p, 2 /* W_OK */); err != nil {
+				return fmt.Errorf("--out %s: cannot write in %s: %w", dir, p, err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return fmt.Errorf("--out %s: %w", dir, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
 }
 
 // commonError says one thing once when every cell has the same problem (a missing --app is
