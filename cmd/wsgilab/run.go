@@ -136,6 +136,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		if o.OutDir != "" {
 			fmt.Fprintf(stdout, "\nResults: %s/run.json and one JSON per cell (timelines, evidence).\n", o.OutDir)
 		}
+		// The failed cells' reasons point at their logs, which are kept for that.
+		for _, d := range out.Kept {
+			fmt.Fprintf(stdout, "Kept: %s (a failed cell's configs and logs; remove it when done).\n", d)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wsgilab run %s: %v\n", name, err)

@@ -17,7 +17,7 @@ import (
 // the groups still registered. On a normal exit every group has been stopped and deleted, so
 // it kills nothing. It only ever signals groups wsgilab started. "dir PATH" lines name the
 // temporary directories wsgilab made (run dirs, socket dirs), removed the same way; one
-// already removed by wsgilab's own teardown costs nothing.
+// already removed by wsgilab's own teardown costs nothing; "keep PATH" takes one back.
 const guardScript = `g=""
 d=""
 while read -r op id; do
@@ -26,6 +26,7 @@ while read -r op id; do
     del) g=$(for x in $g; do [ "$x" = "$id" ] || printf "%s " "$x"; done) ;;
     dir) d="$d
 $id" ;;
+    keep) d=$(printf "%s\n" "$d" | while IFS= read -r p; do [ "$p" = "$id" ] || printf "%s\n" "$p"; done) ;;
   esac
 done
 for x in $g; do kill -KILL -"$x" 2>/dev/null; done
@@ -46,6 +47,15 @@ func RemoveOnKill(dir string) {
 		return
 	}
 	guardLine("dir " + dir)
+}
+
+// KeepOnExit takes back a RemoveOnKill: dir is to outlive wsgilab (a failed cell's logs),
+// whatever way wsgilab ends.
+func KeepOnExit(dir string) {
+	if dir == "" || strings.ContainsAny(dir, "\n") {
+		return
+	}
+	guardLine("keep " + dir)
 }
 
 // guardTell sends one line to the guard, starting it on first use. A guard that cannot be

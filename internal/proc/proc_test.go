@@ -107,8 +107,9 @@ func TestWaitListeningNoticesExit(t *testing.T) {
 }
 
 // wsgilab killed outright (SIGKILL: no handler runs): the guard still ends the process groups it
-// had started, children included, which Pdeathsig alone would leave orphaned. The "wsgilab"
-// here is this test binary re-executed as a helper.
+// had started, children included, which Pdeathsig alone would leave orphaned, and removes the
+// directories registered with RemoveOnKill, except one taken back with KeepOnExit. The
+// "wsgilab" here is this test binary re-executed as a helper.
 func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 	if os.Getenv("WSGILAB_PROC_HELPER") == "1" {
 		p, err := Start("helper-group", exec.Command("sh", "-c", "sleep 300 & sleep 300"), "")
@@ -121,8 +122,15 @@ func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
+		kept, err := os.MkdirTemp("", "wsgilab-guard-test-kept-")
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
 		RemoveOnKill(dir)
-		fmt.Println(p.PID, dir)
+		RemoveOnKill(kept)
+		KeepOnExit(kept)
+		fmt.Println(p.PID, dir, kept)
 		select {} // until killed
 	}
 	helper := exec.Command(os.Args[0], "-test.run=^TestGuardEndsGroupsWhenKilled$")
@@ -135,12 +143,14 @@ func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pgid int
-	var dir string
-	if _, err := fmt.Fscan(out, &pgid, &dir); err != nil || pgid <= 0 {
+	var dir, kept string
+	if _, err := fmt.Fscan(out, &pgid, &dir, &kept); err != nil || pgid <= 0 {
 		helper.Process.Kill()
 		t.Fatalf("helper did not report its group: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	defer os.RemoveAll(kept)
+	// Generous deadlines: they bound a wait for a condition, they do not time anything.
+	deadline := time.Now().Add(30 * time.Second)
 	for len(GroupMembers(pgid)) < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -151,7 +161,7 @@ func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 	}
 	helper.Process.Kill() // SIGKILL
 	helper.Wait()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		alive := 0
 		for _, pid := range members {
@@ -163,6 +173,10 @@ func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 		}
 		_, statErr := os.Stat(dir)
 		if alive == 0 && os.IsNotExist(statErr) {
+			// The guard is done once the registered directory is gone: the kept one stays.
+			if _, err := os.Stat(kept); err != nil {
+				t.Errorf("the directory taken back with KeepOnExit was removed: %v", err)
+			}
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

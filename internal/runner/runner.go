@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -100,6 +101,9 @@ type Options struct {
 type Outcome struct {
 	Run   *results.Run
 	Cells []CellResult
+	// Kept are the directories left after the run without --keep: the failed cells' (their
+	// configs and logs, which their reasons point at).
+	Kept []string
 }
 
 // Check returns the cells this run would run (the shard's slice of the plan's), after checking
@@ -212,9 +216,12 @@ func Run(ctx context.Context, scenario string, plan Plan, o Options) (*Outcome, 
 		os.RemoveAll(runDir)
 		return nil, err
 	}
+	// kept are the failed cells' directories: their reasons point at logs in them, so they
+	// outlive the run (the rest of the run directory goes, unless --keep).
+	var kept []string
 	if !o.Keep {
 		proc.RemoveOnKill(runDir)
-		defer os.RemoveAll(runDir)
+		defer func() { removeRunDir(runDir, kept) }()
 	}
 	start := time.Now()
 	env := &Env{RunID: id, Dir: runDir, progress: o.Progress}
@@ -241,6 +248,12 @@ func Run(ctx context.Context, scenario string, plan Plan, o Options) (*Outcome, 
 		res[i].Base().ID = c.ID
 	}
 	plan.Run(ctx, env, cells, res)
+	if !o.Keep {
+		kept = keepFailedCells(res)
+		for _, d := range kept {
+			env.Progress("kept %s: the failed cell's configs and logs", d)
+		}
+	}
 
 	b := env.Broker
 	rec := &results.Run{Kind: results.RunKind, Scenario: scenario, ID: id, Start: start,
@@ -260,13 +273,48 @@ func Run(ctx context.Context, scenario string, plan Plan, o Options) (*Outcome, 
 		rec.Cells = append(rec.Cells, raw)
 	}
 	rec.Elapsed = time.Since(start).Seconds()
-	out := &Outcome{Run: rec, Cells: res}
+	out := &Outcome{Run: rec, Cells: res, Kept: kept}
 	if o.OutDir != "" {
 		if err := writeResults(o.OutDir, out); err != nil {
 			return out, err
 		}
 	}
 	return out, ctx.Err()
+}
+
+// keepFailedCells returns the directories of the cells that failed (ERROR) and have one, and
+// notes in each such cell that its directory is kept.
+func keepFailedCells(res []CellResult) []string {
+	var out []string
+	for _, r := range res {
+		c := r.Base()
+		if c.Verdict.Kind != results.Error || c.Dir == "" {
+			continue
+		}
+		if _, err := os.Stat(c.Dir); err != nil {
+			continue
+		}
+		c.Note("the cell's directory is kept after the run (its configs and logs): %s", c.Dir)
+		out = append(out, c.Dir)
+	}
+	return out
+}
+
+// removeRunDir removes the run directory, all of it when kept is empty, else everything in it
+// but the kept directories (which the guard is told to leave too).
+func removeRunDir(runDir string, kept []string) {
+	if len(kept) == 0 {
+		os.RemoveAll(runDir)
+		return
+	}
+	proc.KeepOnExit(runDir)
+	ents, _ := os.ReadDir(runDir)
+	for _, e := range ents {
+		p := filepath.Join(runDir, e.Name())
+		if !slices.Contains(kept, p) {
+			os.RemoveAll(p)
+		}
+	}
 }
 
 // writeResults writes one file per cell (its whole result) and run.json.

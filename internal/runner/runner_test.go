@@ -3,12 +3,17 @@ package runner
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"wsgilab/internal/broker"
 	"wsgilab/internal/results"
 	"wsgilab/internal/server"
 	"wsgilab/internal/stack"
@@ -110,5 +115,64 @@ func TestEachCell(t *testing.T) {
 	})
 	if ran != 1 || res[1].Base().Verdict.Kind != results.Error || !strings.Contains(res[3].Base().Verdict.Reason, "not started") {
 		t.Errorf("after cancel: ran %d, then %+v", ran, res[1].Base().Verdict)
+	}
+}
+
+// failingPlan gives every cell a directory with a log in the run directory, as StartStack does,
+// and fails the cells named in fail.
+type failingPlan struct {
+	fakePlan
+	fail map[string]bool
+}
+
+func (p failingPlan) Run(_ context.Context, env *Env, cells []Cell, res []CellResult) {
+	for i, c := range cells {
+		b := res[i].Base()
+		b.Dir = filepath.Join(env.Dir, c.ID)
+		os.MkdirAll(filepath.Join(b.Dir, "logs"), 0o755)
+		os.WriteFile(filepath.Join(b.Dir, "logs", "error.log"), []byte("ImportError: no module named settings\n"), 0o644)
+		if p.fail[c.ID] {
+			b.Fail(fmt.Errorf("setup failed: app failed (see %s)", filepath.Join(b.Dir, "logs", "error.log")))
+		} else {
+			b.Verdict = results.Verdict{Kind: results.Measured}
+		}
+	}
+}
+
+// A failed cell's reason points at its logs: its directory outlives the run, the rest of the
+// run directory does not, and the cell says where its directory is.
+func TestFailedCellDirectoryIsKept(t *testing.T) {
+	work := t.TempDir()
+	plan := failingPlan{fakePlan{[]Cell{{ID: "ok", Stack: okStack()}, {ID: "broken", Stack: okStack()}}}, map[string]bool{"broken": true}}
+	var progress bytes.Buffer
+	out, err := Run(context.Background(), "fake", plan, Options{Broker: &broker.Broker{}, WorkDir: work, Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Kept) != 1 || filepath.Base(out.Kept[0]) != "broken" {
+		t.Fatalf("kept %v, want the broken cell's directory", out.Kept)
+	}
+	if _, err := os.Stat(filepath.Join(out.Kept[0], "logs", "error.log")); err != nil {
+		t.Errorf("the failed cell's log is gone: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(out.Kept[0]), "ok")); !os.IsNotExist(err) {
+		t.Errorf("the measured cell's directory is still there: %v", err)
+	}
+	broken := out.Cells[1].Base()
+	if !slices.ContainsFunc(broken.Notes, func(n string) bool { return strings.Contains(n, "kept") && strings.Contains(n, broken.Dir) }) {
+		t.Errorf("the cell does not say its directory is kept: %q", broken.Notes)
+	}
+	if !strings.Contains(progress.String(), "kept "+broken.Dir) {
+		t.Errorf("progress does not say so:\n%s", progress.String())
+	}
+
+	// With every cell measured, nothing is left.
+	out, err = Run(context.Background(), "fake", failingPlan{plan.fakePlan, nil}, Options{Broker: &broker.Broker{}, WorkDir: work})
+	if err != nil || len(out.Kept) != 0 {
+		t.Fatalf("kept %v, %v", out.Kept, err)
+	}
+	os.RemoveAll(filepath.Dir(broken.Dir))
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("left in the work directory: %v", ents)
 	}
 }

@@ -202,7 +202,8 @@ func testShards(t *testing.T, work string) {
 	}
 }
 
-// A user's app that raises at import: the cell is ERROR with the exception, and the run goes on.
+// A user's app that raises at import: the cell is ERROR with the exception, its directory is kept
+// for the log its reason names, and the run goes on.
 func TestHeartbeatCellWithBrokenApp(t *testing.T) {
 	dir := testsupport.Dir(t)
 	app := filepath.Join(dir, "broken.wsgi")
@@ -214,9 +215,20 @@ func TestHeartbeatCellWithBrokenApp(t *testing.T) {
 	plan.Parallel, plan.Base = 1, stack.Options{AppPath: app}
 	plan.Specs = []runner.CellSpec{{MPM: "prefork", Mode: "embedded", Heartbeat: "green", MonkeyPatch: true}}
 	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{WorkDir: work})
-	v := outcome.Cells[0].Base().Verdict
+	c := outcome.Cells[0].Base()
+	v := c.Verdict
 	if v.Kind != results.Error || !strings.Contains(v.Reason, "novaclient") {
 		t.Fatalf("verdict %s %q, want ERROR naming the import error", v.Kind, v.Reason)
 	}
+	// The reason points at the cell's error log: the cell's directory outlives the run.
+	_, logPath, ok := strings.Cut(v.Reason, "see ")
+	logPath = strings.TrimRight(logPath, ")")
+	if !ok || len(outcome.Kept) != 1 || outcome.Kept[0] != c.Dir || !strings.HasPrefix(logPath, c.Dir) {
+		t.Fatalf("kept %v, cell dir %s, reason %q: want the cell's directory kept, holding the log the reason names", outcome.Kept, c.Dir, v.Reason)
+	}
+	if b, err := os.ReadFile(logPath); err != nil || !strings.Contains(string(b), "novaclient") {
+		t.Errorf("the log the reason names: %v, holds the exception: %v", err, strings.Contains(string(b), "novaclient"))
+	}
+	os.RemoveAll(filepath.Dir(c.Dir))
 	testsupport.AssertNothingLeft(t, work)
 }
