@@ -216,10 +216,12 @@ func assertNothingLeft(t *testing.T, parent string) {
 func TestUpInterruptedWhileBrokerStarts(t *testing.T) {
 	parent := testsupport.Dir(t)
 	u := startUp(t, buildWsgilab(t), "--dir", parent)
-	waitFor(t, "the broker's processes", 30*time.Second, func() bool { return len(processesUnder(parent)) > 0 })
-	time.Sleep(500 * time.Millisecond) // into the boot, past the first process
+	// Into the boot: the Erlang VM runs (the node is not up before it has run for seconds).
+	waitFor(t, "the broker's Erlang VM", time.Minute, func() bool {
+		return strings.Contains(strings.Join(processesUnder(parent), "\n"), "beam.smp")
+	})
 	u.cmd.Process.Signal(syscall.SIGINT)
-	code := u.wait(t, 40*time.Second)
+	code := u.wait(t, 90*time.Second)
 	if code != 130 || !strings.Contains(u.stderr.String(), "interrupted during start-up") {
 		t.Errorf("exit %d, stderr:\n%s", code, u.stderr)
 	}
@@ -231,7 +233,7 @@ func TestUpInterruptedWhileBrokerStarts(t *testing.T) {
 // up / serve / SIGTERM cycle.
 func TestUpWithBroker(t *testing.T) {
 	bin := buildWsgilab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	b := testsupport.Broker(t, ctx)
 	brokerArgs := []string{
@@ -257,7 +259,7 @@ func TestUpWithBroker(t *testing.T) {
 		app := filepath.Join(testsupport.Dir(t), "broken.wsgi")
 		os.WriteFile(app, []byte("raise RuntimeError('settings module not found (test)')\n"), 0o644)
 		u := startUp(t, bin, append([]string{"--dir", parent, "--app", app, "--mode", "daemon", "--preload"}, brokerArgs...)...)
-		code := u.wait(t, 60*time.Second)
+		code := u.wait(t, 90*time.Second)
 		msg := u.stderr.String()
 		if code == 0 || !strings.Contains(msg, "RuntimeError: settings module not found (test)") ||
 			strings.Count(msg, "\n") != 1 {
@@ -273,12 +275,12 @@ func TestUpWithBroker(t *testing.T) {
 		parent := testsupport.Dir(t)
 		// An import cost keeps the app loading long enough to be interrupted in the middle.
 		u := startUp(t, bin, append([]string{"--dir", parent, "--import-cost", "3s", "--mpm", "prefork"}, brokerArgs...)...)
-		waitFor(t, "Apache's processes", 30*time.Second, func() bool {
-			return strings.Contains(strings.Join(processesUnder(parent), "\n"), "httpd.conf")
+		// Apache's children run: the readiness request is in the app's 3 s import.
+		waitFor(t, "Apache's parent and children", time.Minute, func() bool {
+			return strings.Count(strings.Join(processesUnder(parent), "\n"), "httpd.conf") >= 2
 		})
-		time.Sleep(300 * time.Millisecond)
 		u.cmd.Process.Signal(syscall.SIGINT)
-		code := u.wait(t, 30*time.Second)
+		code := u.wait(t, 90*time.Second)
 		if code != 130 {
 			t.Errorf("exit %d, stderr:\n%s", code, u.stderr)
 		}
@@ -293,7 +295,7 @@ func TestUpWithBroker(t *testing.T) {
 		t0 := time.Now()
 		u := startUp(t, bin, append([]string{"--dir", parent, "--mpm", "event", "--mode", "daemon", "--processes", "2",
 			"--threads", "1", "--heartbeat", "pthread"}, brokerArgs...)...)
-		waitFor(t, "the ready banner", 60*time.Second, func() bool {
+		waitFor(t, "the ready banner", 2*time.Minute, func() bool {
 			select {
 			case <-u.done:
 				t.Fatalf("exited %d:\n%s\n%s", u.code, u.stdout, u.stderr)
@@ -331,7 +333,7 @@ func TestUpWithBroker(t *testing.T) {
 		}
 		t0 = time.Now()
 		u.cmd.Process.Signal(syscall.SIGTERM)
-		if code := u.wait(t, 30*time.Second); code != 0 {
+		if code := u.wait(t, 90*time.Second); code != 0 {
 			t.Errorf("exit %d after SIGTERM; stderr:\n%s", code, u.stderr)
 		}
 		t.Logf("torn down in %v", time.Since(t0).Round(time.Millisecond))

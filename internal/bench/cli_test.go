@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -124,13 +125,18 @@ func TestOutputFiles(t *testing.T) {
 // TestSIGINTPrintsReport runs the command as a process (the test binary acting as
 // `wsgilab bench`, see TestMain) and interrupts it, as a user would with Ctrl-C.
 func TestSIGINTPrintsReport(t *testing.T) {
+	var served atomic.Int64
 	srv := newRawServer(t, func(c netConn, req *rawRequest) bool {
 		time.Sleep(5 * time.Millisecond)
-		return respond(c, req, 200, helloBody)
+		ok := respond(c, req, 200, helloBody)
+		served.Add(1)
+		return ok
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// The deadlines bound the waits (a run that ignores SIGINT would last 10 minutes); the
+	// interrupt is sent once requests have completed, not after a sleep.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-k", "-c", "2", "--duration", "15s", srv.URL("/"))
+	cmd := exec.CommandContext(ctx, os.Args[0], "-k", "-c", "2", "--duration", "10m", srv.URL("/"))
 	cmd.Env = append(os.Environ(), "WSGILAB_BENCH_MAIN=1")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
@@ -152,7 +158,9 @@ func TestSIGINTPrintsReport(t *testing.T) {
 		}
 		out.WriteByte(b)
 	}
-	time.Sleep(200 * time.Millisecond)
+	for served.Load() < 3 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	rest, _ := io.ReadAll(br)
 	out.Write(rest)

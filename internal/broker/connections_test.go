@@ -16,12 +16,16 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// waitConnections polls vhost's connections until done says so (or 5 s pass) and returns the
-// last list and how long it took.
+// waitDeadline bounds the waits for a condition on the broker. It is generous on purpose: it
+// only stops a test that would hang, and times nothing (a loaded machine is slow, not wrong).
+const waitDeadline = 60 * time.Second
+
+// waitConnections polls vhost's connections until done says so (or waitDeadline passes) and
+// returns the last list and how long it took.
 func waitConnections(t *testing.T, vhost string, done func([]Connection) bool) ([]Connection, time.Duration) {
 	t.Helper()
 	began := time.Now()
-	ctx := testContext(t, 10*time.Second)
+	ctx := testContext(t, waitDeadline+10*time.Second)
 	for {
 		conns, err := shared.Connections(ctx, vhost)
 		if err != nil {
@@ -30,15 +34,16 @@ func waitConnections(t *testing.T, vhost string, done func([]Connection) bool) (
 		if done(conns) {
 			return conns, time.Since(began)
 		}
-		if time.Since(began) > 5*time.Second {
-			t.Fatalf("vhost %q: still %+v after 5 s", vhost, conns)
+		if time.Since(began) > waitDeadline {
+			t.Fatalf("vhost %q: still %+v after %v", vhost, conns, waitDeadline)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// A connection shows up in its vhost only, quickly, with the negotiated heartbeat, the client
-// port of our socket and the kombu-style connection name.
+// A connection shows up in its vhost only, with the negotiated heartbeat, the client port of
+// our socket and the kombu-style connection name. How soon it shows is logged, not asserted:
+// it depends on the node's collect_statistics_interval and on the machine's load.
 func TestConnectionsPerVhost(t *testing.T) {
 	a := newTestVhost(t, shared, "wsgilab-test-conn-a")
 	b := newTestVhost(t, shared, "wsgilab-test-conn-b")
@@ -63,9 +68,6 @@ func TestConnectionsPerVhost(t *testing.T) {
 	defer conn.Close()
 	conns, took := waitConnections(t, a.Name, func(c []Connection) bool { return len(c) > 0 })
 	t.Logf("connection listed %v after open (collect_statistics_interval %d ms)", took.Round(time.Millisecond), statsIntervalMS)
-	if took > 2*time.Second {
-		t.Errorf("connection took %v to appear", took)
-	}
 	if len(conns) != 1 {
 		t.Fatalf("vhost a: %+v", conns)
 	}
@@ -156,14 +158,14 @@ func TestMissedHeartbeatsLogged(t *testing.T) {
 	fc.frozen.Store(true)
 	select {
 	case <-closed:
-	case <-time.After(10 * time.Second):
+	case <-time.After(waitDeadline):
 		t.Fatal("broker did not close a connection that stopped sending heartbeats")
 	}
 	t.Logf("broker closed the silent connection %v after the last client frame (heartbeat 1 s)", time.Since(frozeAt).Round(time.Millisecond))
 
 	// The log line may trail the close by a moment.
 	var lines []string
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(waitDeadline)
 	for time.Now().Before(deadline) {
 		lines = linesAround(t, shared.LogPath, logFrom, MissedHeartbeatsMarker)
 		if len(lines) > 0 {

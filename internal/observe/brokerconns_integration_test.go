@@ -59,7 +59,9 @@ func dialMutable(t *testing.T, v *broker.Vhost, name string) (*amqp.Connection, 
 // the broker log's "missed heartbeats" close is an event attributed to the cell's vhost. A
 // second vhost's connection dies the same way and must not show up in this cell's timeline.
 func TestBrokerIntegrationMissedHeartbeats(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	// Deadlines here bound waits for conditions, generously (a private node starts in 6 s idle,
+	// 15 s or more on a loaded machine); no duration is asserted.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	b := testsupport.Broker(t, ctx)
 	cell, err := b.NewVhost(ctx, "observe-cell")
@@ -94,7 +96,7 @@ func TestBrokerIntegrationMissedHeartbeats(t *testing.T) {
 	defer func() { stop(); <-done }()
 
 	// Wait until the management API lists the connection (its statistics lag), then go silent.
-	waitFor(t, 10*time.Second, "the connection in the management API", func() bool {
+	waitFor(t, time.Minute, "the connection in the management API", func() bool {
 		tl := o.Timeline()
 		for _, tk := range tl.Ticks {
 			if tk.Broker != nil && tk.Broker.Count == 1 {
@@ -108,7 +110,7 @@ func TestBrokerIntegrationMissedHeartbeats(t *testing.T) {
 	otherMuted.Store(true)
 
 	var drop Event
-	waitFor(t, 10*time.Second, "a missed_heartbeats event", func() bool {
+	waitFor(t, time.Minute, "a missed_heartbeats event", func() bool {
 		for _, e := range o.Timeline().Events {
 			if e.Rule == "missed_heartbeats" {
 				drop = e
@@ -117,8 +119,17 @@ func TestBrokerIntegrationMissedHeartbeats(t *testing.T) {
 		}
 		return false
 	})
-	// The other vhost's connection died too; give its line time to be read, then stop.
-	time.Sleep(time.Second)
+	// The other vhost's connection died too: once its line is in the log, wait for a sample
+	// taken after that, so that the log tail has read it (and must have left it out).
+	waitFor(t, time.Minute, "the other vhost's close in the broker log", func() bool {
+		logged, _ := os.ReadFile(b.LogPath)
+		return strings.Count(string(logged[offset:]), "missed heartbeats from client") >= 2
+	})
+	bothLogged := time.Now()
+	waitFor(t, time.Minute, "a sample after both closes were logged", func() bool {
+		ticks := o.Timeline().Ticks
+		return len(ticks) > 0 && ticks[len(ticks)-1].T.After(bothLogged)
+	})
 	stop()
 	<-done
 	tl := o.Timeline()
@@ -129,9 +140,11 @@ func TestBrokerIntegrationMissedHeartbeats(t *testing.T) {
 	if drop.Fields != want || drop.Kind != KindDrop || drop.Source != "broker" {
 		t.Errorf("drop event\n got %+v\nwant %+v", drop.Fields, want)
 	}
-	// The broker closes 2-3 heartbeat intervals after the last data it received.
-	if d := drop.Time.Sub(silencedAt); d < time.Second || d > 4*time.Second {
-		t.Errorf("closed %v after the client went silent", d)
+	// The broker closes 2-3 heartbeat intervals after the last data it received (later on a
+	// loaded machine): logged, not asserted; only the order is.
+	t.Logf("closed %v after the client went silent (heartbeat 1 s)", drop.Time.Sub(silencedAt).Round(time.Millisecond))
+	if drop.Time.Before(silencedAt.Add(-time.Second)) {
+		t.Errorf("closed at %v, before the client went silent at %v", drop.Time, silencedAt)
 	}
 	if !strings.Contains(drop.Line, "\n") || !strings.Contains(drop.Line, "missed heartbeats from client, timeout: 1s") {
 		t.Errorf("line %q", drop.Line)
