@@ -81,6 +81,9 @@
 //	    "comparison": {                      // stats.Comparison, B against A
 //	      "n_a": 5, "n_b": 5,
 //	      "delta_pct": 5.08,                 // (mean B / mean A - 1) * 100; absent when mean A is 0
+//	      "ratio": {"estimate": 1.051, "low": 1.021, "high": 1.082, "method": "Fieller", "df": 7.6},
+//	                                         // mean B / mean A and its 95% CI (stats.Ratio); low/high
+//	                                         // absent (and a "note") when there is no interval
 //	      "p": 0.0079, "test": "Mann-Whitney U", "alpha": 0.05, "significant": true,
 //	      "verdict": "+5.1% (p=0.008 n=5+5)",  // "~ (p=0.421 n=5+5)" when not significant
 //	      "notes": ["need >= 4 samples to detect a difference at alpha level 0.05"]  // when any

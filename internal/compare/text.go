@@ -39,8 +39,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "          %s\n", l)
 		}
 	}
-	fmt.Fprintf(&b, "test: %s, two-sided, alpha %g; ± is the %g%% confidence interval of the mean\n\n",
+	fmt.Fprintf(&b, "test: %s, two-sided, alpha %g; ± is the %g%% confidence interval of the mean; B/A is the ratio\n",
 		c.Test, c.Alpha, c.Confidence*100)
+	fmt.Fprintf(&b, "      of the means with its %g%% confidence interval (Fieller)\n\n", c.Confidence*100)
 
 	var notes footnotes
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -53,7 +54,7 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	default:
 		head = []string{"metric", c.A.Label, c.B.Label}
 	}
-	head = append(head, "delta", "p", "n", "test")
+	head = append(head, "delta", "B/A [95% CI]", "p", "n", "test")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range c.Rows {
 		var cols []string
@@ -74,7 +75,7 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		}
 		cols = append(cols, metricLabel(r.Metric, r.Unit),
 			meanCI(r.A, dec, &notes), meanCI(r.B, dec, &notes),
-			delta+notes.marks(cmp.Notes...),
+			delta+notes.marks(cmp.Notes...), ratioText(cmp.Ratio, &notes),
 			fmt.Sprintf("%.3f", cmp.P), fmt.Sprintf("%d+%d", cmp.NA, cmp.NB), string(cmp.Test))
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	}
@@ -99,6 +100,19 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(c)
+}
+
+// ratioText is "0.88 [0.84, 0.92]": B's mean over A's with the ratio's 95% confidence interval
+// (Fieller's); "-" without a ratio (A's mean is 0), "0.88 [?]" and a footnote without an
+// interval.
+func ratioText(r *stats.Ratio, notes *footnotes) string {
+	if r == nil {
+		return "-"
+	}
+	if r.Note != "" {
+		return r.String() + notes.marks(r.Note)
+	}
+	return r.String()
 }
 
 func metricLabel(metric, unit string) string {

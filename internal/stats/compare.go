@@ -52,6 +52,9 @@ type Comparison struct {
 	// P is the two-sided p-value of Test under the null hypothesis that both samples come
 	// from the same distribution. 1 when the test cannot be computed (see Notes).
 	P float64 `json:"p"`
+	// Ratio is mean(B)/mean(A) with its 95% confidence interval (RatioCI, Fieller's method),
+	// what "B is 0.88x A, between 0.84x and 0.92x" reads from. Absent when A's mean is 0.
+	Ratio *Ratio `json:"ratio,omitempty"`
 	// Test names the test that produced P.
 	Test Test `json:"test"`
 	// Alpha is the significance level; Significant is P < Alpha.
@@ -111,6 +114,9 @@ func Compare(a, b []float64, test Test, alpha float64) (Comparison, error) {
 	if ma != 0 {
 		d := (mb/ma - 1) * 100
 		c.DeltaPct = &d
+	}
+	if r, err := RatioCI(a, b); err == nil {
+		c.Ratio = &r
 	}
 	c.Verdict = verdict(c)
 	return c, nil
