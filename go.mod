@@ -13,3 +13,9 @@ require (
 )
 
 require github.com/aclements/go-moremath v0.0.0-20210112150236-f10218a38794
+
+require (
+	github.com/chromedp/cdproto v0.159.0
+	github.com/chromedp/chromedp v0.23.0
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+)

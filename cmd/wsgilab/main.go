@@ -24,6 +24,7 @@ var commands = map[string]command{
 	"bench":   {"ApacheBench-compatible load generator (ab's options and report, wrk's speed)", runBench},
 	"compare": {"compare saved bench or run results, with confidence intervals and a significance test", runCompare},
 	"merge":   {"join the outputs of a sharded run (run --shard I/N) into one run.json and print its table", runMerge},
+	"report":  {"write a run's (or a bench result's) self-contained HTML report: verdicts and charts", runReport},
 	"run":     {"run a scenario across a matrix of stack configurations and print verdicts with evidence", runRun},
 	"up":      {"bring one stack configuration up and keep it running until Ctrl-C", runUp},
 }

@@ -36,6 +36,7 @@ Scenarios ('wsgilab run SCENARIO --help' for each one's options):
 type runFlags struct {
 	out, brokerURL, mgmtURL, shard *string
 	noOut, asJSON, keep, quiet     *bool
+	html                           *bool
 }
 
 func addRunFlags(fs *pflag.FlagSet) runFlags {
@@ -48,6 +49,7 @@ func addRunFlags(fs *pflag.FlagSet) runFlags {
 		keep:      fs.Bool("keep", false, "keep the run directory (Apache configs, logs) after the run"),
 		shard:     fs.String("shard", "", "run only the I-th of N slices of the matrix (I/N, e.g. 1/4); join the outputs with 'wsgilab merge'"),
 		quiet:     fs.BoolP("quiet", "q", false, "no progress lines on stderr"),
+		html:      fs.Bool("html", false, "also write report.html (verdicts and charts, one self-contained page) beside run.json; see 'wsgilab report'"),
 	}
 }
 
@@ -98,6 +100,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if *rf.html && *rf.noOut {
+		fmt.Fprintf(stderr, "wsgilab run %s: --html writes report.html beside run.json: not with --no-out\n", name)
+		return 2
+	}
 	switch {
 	case *rf.noOut:
 	case *rf.out != "":
@@ -139,6 +145,17 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		// The failed cells' reasons point at their logs, which are kept for that.
 		for _, d := range out.Kept {
 			fmt.Fprintf(stdout, "Kept: %s (a failed cell's configs and logs; remove it when done).\n", d)
+		}
+	}
+	if *rf.html && o.OutDir != "" {
+		path, herr := writeRunReport(out.Run, o.OutDir)
+		if herr != nil {
+			fmt.Fprintf(stderr, "wsgilab run %s: report: %v\n", name, herr)
+			if err == nil {
+				return 1
+			}
+		} else if !*rf.asJSON {
+			fmt.Fprintf(stdout, "Report: %s\n", path)
 		}
 	}
 	if err != nil {
