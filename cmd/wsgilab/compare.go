@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"wsgilab/internal/compare"
+	"wsgilab/internal/results"
+	"wsgilab/internal/scenario"
 	"wsgilab/internal/stats"
 )
 
@@ -17,26 +19,32 @@ const compareUsage = `Usage:
   wsgilab compare [options] A1.json A2.json ... -- B1.json B2.json ...
   wsgilab compare [options] RUN.json
 
-Compares saved results the way benchstat does: for each metric, the mean of each side with its
-95% confidence interval (Student's t), the difference of the means in percent when it is
-significant ("~" when it is not), the p-value and the test that gave it.
+Compares saved results: what changed from A (the baseline) to B, and whether the difference is
+more than noise. For samples (repetitions): the mean of each side with its 95% confidence
+interval (Student's t), the difference of the means in percent when it is significant ("~"
+when it is not), the ratio B/A with its 95% confidence interval (Fieller), the p-value and the
+test that gave it, the way benchstat does.
 
-Inputs are 'wsgilab bench --json' outputs, or run.json files of 'wsgilab run' (kind
-"wsgilab.run/v1", of any scenario whose cells carry metrics: today the throughput scenario),
-or older throughput results (kind "wsgilab.throughput/v1"), which compare with run.json files
-like them. All files must be of one kind, and runs of one scenario. Side A is the baseline.
+Inputs are 'wsgilab bench --json' outputs, run.json files (or run directories) of 'wsgilab
+run', of any scenario, or older throughput results (kind "wsgilab.throughput/v1"), which compare
+with run.json files like them. All files must be of one kind, and runs of one scenario.
+  - two runs of a scenario that compares its runs (heartbeat, spikes): each cell's verdict on
+    both sides (changed or not) and the figures it measured once (time to drop, probe latency;
+    p99, cold starts), as differences; and the scenario's repetitions as samples (spikes: each
+    burst's p99 and cold starts);
+  - runs whose cells carry metrics (throughput): cells are paired by id and metrics by name,
+    each value of a metric being one repetition of the cell;
   - one bench file per side: the samples are the runs' per-second timelines (req/s of each
     full second, p50/p99 of each second); seconds of one run are not independent
     repetitions, so prefer several runs per side;
-  - runs: cells are paired by id and metrics by name, each value of a metric being one
-    repetition of the cell; cells without metrics are left out;
   - several files on a side (put "--" between the sides): each bench file is one repetition
-    (its req/s, p50, p99); runs pool the repetitions of each cell;
-  - one run.json alone: every pair of its cells is compared (a lone bench file is an error).
+    (its req/s, p50, p99); runs pool the repetitions of each cell (runs with metrics only);
+  - one run.json alone: every pair of its cells is compared (runs with metrics; a lone bench
+    file is an error).
 
-Exit status: 0 compared; 1 an input file could not be used (missing, not JSON, unknown or mixed
-kinds, a run whose cells carry no metrics, nothing in common); 2 wrong usage. On error nothing
-is written to standard output.
+Exit status: 0 compared; 2 wrong usage or input files that cannot be compared (missing, not JSON,
+unknown or mixed kinds, runs of two scenarios, nothing in common), in one line on stderr, with
+nothing on standard output; 1 writing the output failed.
 
 Options:
 `
@@ -84,14 +92,21 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var cmp *compare.Comparison
-	if aFiles == nil {
+	switch {
+	case aFiles == nil:
 		cmp, err = comparePairwise(files[0], opt)
-	} else {
+	case len(aFiles) == 1 && len(bFiles) == 1:
+		cmp, err = compareScenarioRuns(aFiles[0], bFiles[0], opt)
+		if cmp == nil && err == nil {
+			cmp, err = compare.CompareFiles(aFiles, bFiles, opt)
+		}
+	default:
 		cmp, err = compare.CompareFiles(aFiles, bFiles, opt)
 	}
 	if err != nil {
+		// Every error here is about the files given: bad input, like a bad option.
 		fmt.Fprintf(stderr, "wsgilab compare: %v\n", err)
-		return 1
+		return 2
 	}
 	// Render fully before writing so that a failure cannot leave half a table behind.
 	var out bytes.Buffer
@@ -108,6 +123,40 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// compareScenarioRuns compares two run.json (or run directories) of one scenario: the
+// scenario's own comparison when it has one (compare.RunComparer, looked up in the registry:
+// verdicts, single figures, its own samples), else the cells' verdicts when the cells carry no
+// metrics. It returns nil and no error when the files are not two runs, or are runs whose
+// cells carry metrics, for CompareFiles to compare (samples, bench results) or refuse.
+func compareScenarioRuns(a, b string, opt compare.Options) (*compare.Comparison, error) {
+	ra, errA := results.Load(a)
+	rb, errB := results.Load(b)
+	if errA != nil || errB != nil {
+		return nil, nil
+	}
+	if ra.Scenario != rb.Scenario {
+		return nil, fmt.Errorf("%s is a %s run but %s is a %s run: compare runs of one scenario", a, ra.Scenario, b, rb.Scenario)
+	}
+	var cmp *compare.Comparison
+	var err error
+	sc, _ := scenario.Lookup(ra.Scenario)
+	if rc, ok := sc.(compare.RunComparer); ok {
+		cmp, err = rc.CompareRuns(ra, rb, opt)
+	} else {
+		_, errA := compare.FromRun(ra)
+		_, errB := compare.FromRun(rb)
+		if errA == nil && errB == nil {
+			return nil, nil // cells with metrics: CompareFiles compares their samples
+		}
+		cmp, err = compare.CompareVerdicts(ra, rb, opt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s and %s: %w", a, b, err)
+	}
+	cmp.A, cmp.B = compare.RunSides(a, b)
+	return cmp, nil
 }
 
 // comparePairwise handles a lone file, which only makes sense for a run: its cells are compared

@@ -6,11 +6,56 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"wsgilab/internal/compare"
+	"wsgilab/internal/scenario"
 )
 
 // The fixtures are internal/compare's: one set of sample files for the package and the command.
 func fixture(name string) string {
 	return filepath.Join("..", "..", "internal", "compare", "testdata", name)
+}
+
+// recorded is the directory of a scenario's recorded run (what its golden table is printed from).
+func recorded(name string) string {
+	return filepath.Join("..", "..", "internal", "scenario", name, "testdata", "recorded")
+}
+
+// Any two runs of one scenario compare, whatever the scenario: its own comparison (heartbeat,
+// spikes), its cells' metrics (throughput), or at least its cells' verdicts. Here each
+// registered scenario's recorded run against itself: every cell paired, nothing changed.
+func TestCompareRunsOfEveryScenario(t *testing.T) {
+	for _, sc := range scenario.All() {
+		t.Run(sc.Name(), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			dir := recorded(sc.Name())
+			if code := run([]string{"compare", "--json", dir, filepath.Join(dir, "run.json")}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			var c compare.Comparison
+			if err := json.Unmarshal(stdout.Bytes(), &c); err != nil {
+				t.Fatal(err)
+			}
+			if c.Input != sc.Name() || len(c.Cells)+len(c.Rows) == 0 {
+				t.Fatalf("input %q, %d cells, %d rows", c.Input, len(c.Cells), len(c.Rows))
+			}
+			for _, cell := range c.Cells {
+				if cell.Changed || cell.VerdictA != cell.VerdictB {
+					t.Errorf("cell %s changed against itself: %+v", cell.Cell, cell)
+				}
+				for _, f := range cell.Figures {
+					if f.Delta != nil && *f.Delta != 0 {
+						t.Errorf("cell %s: %s moved by %v against itself", cell.Cell, f.Name, *f.Delta)
+					}
+				}
+			}
+			for _, r := range c.Rows {
+				if r.Comparison.Significant {
+					t.Errorf("%s %s: a significant difference against itself", r.Cell, r.Metric)
+				}
+			}
+		})
+	}
 }
 
 func TestCompareExitCodes(t *testing.T) {
@@ -40,16 +85,19 @@ func TestCompareExitCodes(t *testing.T) {
 		{"bad test", []string{"--test", "ks", a, b}, 2, `unknown test "ks"`},
 		{"bad alpha", []string{"--alpha", "5", a, b}, 2, "--alpha 5"},
 
-		{"missing file", []string{fixture("nope.json"), b}, 1, "no such file"},
-		{"not JSON", []string{fixture("notjson.json"), b}, 1, "not JSON"},
-		{"unknown kind", []string{a, fixture("unknown_kind.json")}, 1, "unknown kind"},
-		{"different kinds", []string{a, fixture("bench_event.json")}, 1, "compare files of one kind"},
-		{"lone bench file", []string{fixture("bench_event.json")}, 1, "needs a second side"},
-		{"lone run with one cell", []string{fixture("throughput_one_cell.json")}, 1, "nothing to compare"},
-		{"run without metrics", []string{fixture("run_no_metrics.json"), fixture("run_throughput.json")}, 1,
-			"run_no_metrics.json: a heartbeat run: its cells carry no metrics to compare"},
-		{"lone run without metrics", []string{fixture("run_no_metrics.json")}, 1, "its cells carry no metrics to compare"},
-		{"run.json and bench file", []string{fixture("run_throughput.json"), fixture("bench_event.json")}, 1, "compare files of one kind"},
+		// Files that cannot be compared are bad input too: exit 2, one line.
+		{"missing file", []string{fixture("nope.json"), b}, 2, "no such file"},
+		{"not JSON", []string{fixture("notjson.json"), b}, 2, "not JSON"},
+		{"unknown kind", []string{a, fixture("unknown_kind.json")}, 2, "unknown kind"},
+		{"different kinds", []string{a, fixture("bench_event.json")}, 2, "compare files of one kind"},
+		{"lone bench file", []string{fixture("bench_event.json")}, 2, "needs a second side"},
+		{"lone run with one cell", []string{fixture("throughput_one_cell.json")}, 2, "nothing to compare"},
+		{"runs of two scenarios", []string{fixture("run_no_metrics.json"), fixture("run_throughput.json")}, 2,
+			"is a heartbeat run but " + fixture("run_throughput.json") + " is a throughput run: compare runs of one scenario"},
+		{"run directories of two scenarios", []string{recorded("spikes"), recorded("heartbeat")}, 2,
+			"is a spikes run but " + recorded("heartbeat") + " is a heartbeat run: compare runs of one scenario"},
+		{"lone run without metrics", []string{fixture("run_no_metrics.json")}, 2, "its cells carry no metrics to compare"},
+		{"run.json and bench file", []string{fixture("run_throughput.json"), fixture("bench_event.json")}, 2, "compare files of one kind"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

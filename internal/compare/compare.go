@@ -49,8 +49,11 @@ type Comparison struct {
 	Test       stats.Test `json:"test"`
 	Alpha      float64    `json:"alpha"`
 	Confidence float64    `json:"confidence"`
+	// Cells holds, for two runs of a scenario that compares its runs itself (RunComparer),
+	// each cell's verdict on both sides and the figures it measured once per run.
+	Cells []CellChange `json:"cells,omitempty"`
 	// Rows holds one comparison per (cell, metric), or per (cell pair, metric) for a
-	// pairwise comparison, in table order.
+	// pairwise comparison, in table order: samples of repetitions, with a test.
 	Rows []Row `json:"rows"`
 	// Notes are remarks about the whole comparison: cells or metrics present on one side
 	// only (not compared), too short timelines.

@@ -1,7 +1,10 @@
 // Package compare is where wsgilab's comparisons live: it reads saved results (runs' run.json,
 // older throughput results, `wsgilab bench --json` outputs), pairs what can be paired (cells by
 // ID, metrics by name), and prints a benchstat-like table or JSON. It knows no scenario: any run
-// whose cells carry metrics is compared the same way. The statistics are internal/stats'.
+// whose cells carry metrics is compared the same way; a scenario that has more to compare
+// (verdicts, figures measured once, samples in its own fields) implements RunComparer, which
+// `wsgilab compare` finds through the scenario registry; any other run compares by its cells'
+// verdicts (CompareVerdicts). The statistics are internal/stats'.
 //
 // # Run (input, run.json of any scenario)
 //
@@ -69,6 +72,12 @@
 //	  "test": "Mann-Whitney U",              // or "Welch t"
 //	  "alpha": 0.05,                         // significant when p < alpha
 //	  "confidence": 0.95,                    // level of every ci95
+//	  "cells": [{                            // two runs of a scenario compared cell by cell (CellChange)
+//	    "cell": "prefork-embedded-green",
+//	    "verdict_a": "DROPPED", "verdict_b": "STABLE", "changed": true,
+//	    "reason_a": "...", "reason_b": "...",
+//	    "figures": [{"name": "time to drop", "unit": "s", "a": 4.8, "b": null}, ...]  // Figure
+//	  }],
 //	  "rows": [{
 //	    "cell": "prefork-embedded-green",    // absent for bench files
 //	    "cell_b": "event-embedded-green",    // only in a pairwise comparison of one run

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"wsgilab/internal/bench"
@@ -34,11 +35,15 @@ func (in Input) what() string {
 	return in.Kind + " result"
 }
 
-// Load reads a result file and tells its kind. A file is a run when its "kind" is
+// Load reads a result file (or a run directory's run.json) and tells its kind. A file is a run when its "kind" is
 // results.RunKind (run.json: its cells' metrics, FromRun) or ThroughputKind (an older
 // throughput result), and a bench result when it looks like `wsgilab bench --json` output (see
 // looksLikeBench). The errors name the file and say what was wrong with it.
 func Load(path string) (Input, error) {
+	// A run directory stands for its run.json, as everywhere else a run is read.
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, results.RunFile)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Input{}, err // *PathError already names the file

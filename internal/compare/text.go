@@ -15,15 +15,15 @@ import (
 // noCINote explains a "± ∞": one value has no spread, hence no interval.
 var noCINote = fmt.Sprintf("need >= %d samples for a confidence interval", stats.MinCISamples)
 
-// WriteText prints the comparison as a benchstat-like table: one row per (cell, metric) with
-// each side's mean ± 95% CI, the delta of the means when significant ("~" when not), the
-// p-value, the sample sizes and the test. Notes are numbered footnotes, as in benchstat.
+// WriteText prints the comparison: for two runs of a scenario that compares them itself, each
+// cell's verdicts (A, B, changed) and its figures (A, B, delta); then the benchstat-like table of the
+// samples, one row per (cell, metric) with each side's mean ± 95% CI, the delta of the means
+// when significant ("~" when not), the ratio B/A with its CI, the p-value, the sample sizes and
+// the test. Notes are numbered footnotes, as in benchstat.
 func (c *Comparison) WriteText(w io.Writer) error {
 	var b strings.Builder
 	pairwise := false
-	cells := false
 	for _, r := range c.Rows {
-		cells = cells || r.Cell != ""
 		pairwise = pairwise || r.CellB != ""
 	}
 	if pairwise {
@@ -39,12 +39,94 @@ func (c *Comparison) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "          %s\n", l)
 		}
 	}
-	fmt.Fprintf(&b, "test: %s, two-sided, alpha %g; ± is the %g%% confidence interval of the mean; B/A is the ratio\n",
+	if len(c.Cells) > 0 {
+		b.WriteString("\n")
+		if err := writeCellChanges(&b, c.Cells); err != nil {
+			return err
+		}
+	}
+	if len(c.Rows) > 0 {
+		if len(c.Cells) > 0 {
+			b.WriteString("\n")
+		}
+		if err := c.writeRows(&b); err != nil {
+			return err
+		}
+	}
+	if len(c.Notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range c.Notes {
+			fmt.Fprintf(&b, "note: %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeCellChanges prints each cell's verdicts on both sides and whether they differ, then its
+// figures: A, B and B - A.
+func writeCellChanges(b *strings.Builder, cells []CellChange) error {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "cell\tverdict A\tverdict B\tchanged")
+	for _, c := range cells {
+		changed := "no"
+		if c.Changed {
+			changed = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Cell, c.VerdictA, c.VerdictB, changed)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	figures := false
+	for _, c := range cells {
+		figures = figures || len(c.Figures) > 0
+	}
+	if !figures {
+		return nil
+	}
+	b.WriteString("\n")
+	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "cell\tfigure\tA\tB\tdelta")
+	for _, c := range cells {
+		for _, f := range c.Figures {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Cell, metricLabel(f.Name, f.Unit), figureText(f.A, false),
+				figureText(f.B, false), figureText(f.Delta, true))
+		}
+	}
+	return tw.Flush()
+}
+
+// figureText prints a figure to about four significant digits (10320, 8.944, 0.061), with its
+// sign for a delta, "-" when the side has none.
+func figureText(x *float64, signed bool) string {
+	if x == nil {
+		return "-"
+	}
+	format := "%.4g"
+	if math.Abs(*x) >= 1000 {
+		format = "%.0f" // no exponent
+	}
+	if signed {
+		format = "%+" + format[1:]
+	}
+	return fmt.Sprintf(format, *x)
+}
+
+// writeRows prints the test line and the benchstat-like table of the rows, with numbered
+// footnotes.
+func (c *Comparison) writeRows(b *strings.Builder) error {
+	pairwise, cells := false, false
+	for _, r := range c.Rows {
+		cells = cells || r.Cell != ""
+		pairwise = pairwise || r.CellB != ""
+	}
+	fmt.Fprintf(b, "test: %s, two-sided, alpha %g; ± is the %g%% confidence interval of the mean; B/A is the ratio\n",
 		c.Test, c.Alpha, c.Confidence*100)
-	fmt.Fprintf(&b, "      of the means with its %g%% confidence interval (Fieller)\n\n", c.Confidence*100)
+	fmt.Fprintf(b, "      of the means with its %g%% confidence interval (Fieller)\n\n", c.Confidence*100)
 
 	var notes footnotes
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	var head []string
 	switch {
 	case pairwise:
@@ -83,16 +165,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		return err
 	}
 	for i, n := range notes {
-		fmt.Fprintf(&b, "%s %s\n", superscript(i+1), n)
+		fmt.Fprintf(b, "%s %s\n", superscript(i+1), n)
 	}
-	if len(c.Notes) > 0 {
-		b.WriteString("\n")
-		for _, n := range c.Notes {
-			fmt.Fprintf(&b, "note: %s\n", n)
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return nil
 }
 
 // WriteJSON prints the comparison as indented JSON (the shape of Comparison).
