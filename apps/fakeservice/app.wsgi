@@ -152,6 +152,9 @@ def _interpreter_start_time():
         return None
 
 
+# The process that imported the app. Under a server that imports before forking its workers
+# (uWSGI without lazy-apps, gunicorn --preload) it is the master, not the process serving a
+# request: requests report os.getpid() at the time.
 PID = os.getpid()
 PROCESS_START = _process_start_time()
 INTERPRETER_START = _interpreter_start_time()
@@ -236,7 +239,8 @@ def _status(environ):
     conns = _connections()
     kinds = sorted({c["heartbeat_thread"]["kind"] for c in conns if c.get("heartbeat_thread")})
     return {
-        "pid": PID,
+        "pid": os.getpid(),
+        "import_pid": PID,
         "process_start": PROCESS_START,
         "interpreter_start": INTERPRETER_START,
         "app_load_start": _IMPORT_START,
@@ -287,10 +291,10 @@ def application(environ, start_response):
                     _CALLS["n"] += 1
                     n = _CALLS["n"]
                 if path == "/cast":
-                    CLIENT.cast({}, "record", pid=PID, n=n)
+                    CLIENT.cast({}, "record", pid=os.getpid(), n=n)
                     body = b"cast\n"
                 else:
-                    reply = CLIENT.call({}, "echo", pid=PID, n=n)
+                    reply = CLIENT.call({}, "echo", pid=os.getpid(), n=n)
                     body = json.dumps(reply).encode() + b"\n"
                     ctype = "application/json"
         else:
@@ -306,7 +310,7 @@ def application(environ, start_response):
             ("Content-Type", ctype),
             ("Content-Length", str(len(body))),
             ("X-App-Time-Us", str(elapsed_us)),
-            ("X-Pid", str(PID)),
+            ("X-Pid", str(os.getpid())),
         ],
     )
     return [body]

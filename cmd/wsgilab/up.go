@@ -21,16 +21,20 @@ import (
 const upUsage = `Usage:
   wsgilab up [options]
 
-Starts a private RabbitMQ node (or uses --broker/--management), the fake conductor and Apache +
-mod_wsgi serving the fake nova-api (or your --app), prints the URLs, credentials, log paths and
-the loaded MPM, and keeps everything running until Ctrl-C or SIGTERM; then tears it all down
-and removes the run directory (unless --keep).
+Starts a private RabbitMQ node (or uses --broker/--management), the fake conductor and the WSGI
+server (--server: Apache + mod_wsgi by default, uWSGI or gunicorn) serving the fake nova-api (or
+your --app), prints the URLs, credentials, log paths and what the server says it runs (for
+Apache, the loaded MPM), and keeps everything running until Ctrl-C or SIGTERM; then tears it all
+down and removes the run directory (unless --keep).
 
-Example:
+Examples:
   wsgilab up --mpm event --mode daemon --processes 2 --threads 1 --heartbeat pthread
+  wsgilab up --server uwsgi --processes 2 --enable-threads --heartbeat pthread
+  wsgilab up --server gunicorn --worker eventlet --processes 2
 
 MPM knobs left at 0 keep Apache's defaults. In daemon mode --processes and --threads default to
-mod_wsgi's (1 and 15).
+mod_wsgi's (1 and 15). The MPM and mod_wsgi options are Apache's, --enable-threads and
+--lazy-apps uWSGI's, --worker gunicorn's: another server's option is an error.
 
 Options:
 `
@@ -39,6 +43,7 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("up", pflag.ContinueOnError)
 	fs.SortFlags = false
 	var o stack.Options
+	fs.StringVar(&o.Server, "server", stack.Servers()[0], "the WSGI server: "+strings.Join(stack.Servers(), ", "))
 	fs.StringVar(&o.MPM, "mpm", "event", "Apache MPM: prefork, worker or event")
 	fs.IntVar(&o.StartServers, "start-servers", 0, "StartServers")
 	fs.IntVar(&o.MinSpareServers, "min-spare-servers", 0, "MinSpareServers (prefork)")
@@ -50,10 +55,13 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.ThreadsPerChild, "threads-per-child", 0, "ThreadsPerChild (worker, event)")
 	fs.IntVar(&o.MaxConnectionsPerChild, "max-connections-per-child", 0, "MaxConnectionsPerChild")
 	fs.StringVar(&o.Mode, "mode", "embedded", "mod_wsgi mode: embedded or daemon")
-	fs.IntVar(&o.Processes, "processes", 0, "WSGIDaemonProcess processes (daemon mode; default 1)")
-	fs.IntVar(&o.Threads, "threads", 0, "WSGIDaemonProcess threads (daemon mode; default 15)")
-	fs.BoolVar(&o.Preload, "preload", false, "load the app when a daemon process starts, not on its first request (daemon mode)")
+	fs.IntVar(&o.Processes, "processes", 0, "processes running the app: WSGIDaemonProcess processes (daemon mode; default 1), uWSGI processes, gunicorn workers (default 1)")
+	fs.IntVar(&o.Threads, "threads", 0, "threads per process: WSGIDaemonProcess threads (daemon mode; default 15), uWSGI threads, gunicorn gthread threads (default 1)")
+	fs.BoolVar(&o.Preload, "preload", false, "load the app before the first request: when a mod_wsgi daemon process starts (daemon mode), in gunicorn's arbiter before the fork")
 	fs.IntVar(&o.InactivityTimeout, "inactivity-timeout", 0, "restart a daemon process idle this many seconds (daemon mode; 0 = never)")
+	fs.BoolVar(&o.EnableThreads, "enable-threads", false, "uWSGI: let Python threads run (--enable-threads; off is uWSGI's default)")
+	fs.BoolVar(&o.LazyApps, "lazy-apps", false, "uWSGI: import the app in each worker, not in the master before the fork")
+	fs.StringVar(&o.Worker, "worker", "", "gunicorn worker class: sync (default), gthread or eventlet")
 	fs.StringVar(&o.Heartbeat, "heartbeat", "green", "oslo.messaging heartbeat: green (eventlet thread), pthread (native thread) or off")
 	fs.IntVar(&o.HeartbeatTimeout, "heartbeat-timeout", 0, "heartbeat_timeout_threshold in seconds (0 = oslo.messaging's 60)")
 	fs.IntVar(&o.HeartbeatRate, "heartbeat-rate", 0, "heartbeat_rate (0 = oslo.messaging's 2)")
@@ -64,7 +72,7 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.RPCTimeout, "rpc-timeout", 0, "seconds /call waits for the conductor (0 = 10)")
 	fs.StringVar(&o.Topic, "topic", "", "RPC topic (default wsgilab)")
 	fs.StringVar(&o.AppPath, "app", "", "your own WSGI file instead of the fake nova-api (it gets the same WSGILAB_* environment)")
-	fs.IntVar(&o.Port, "port", 0, "Apache's port on 127.0.0.1 (default: a free one)")
+	fs.IntVar(&o.Port, "port", 0, "the server's port on 127.0.0.1 (default: a free one)")
 	var sc stack.SessionConfig
 	fs.StringVar(&sc.BrokerURL, "broker", "", "use an existing broker: amqp://user:pass@host:port/ (default: start a private node)")
 	fs.StringVar(&sc.ManagementURL, "management", "", "its management API: http://user:pass@host:port/")
@@ -88,8 +96,18 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	// The MPM and mod_wsgi mode have defaults for Apache only: another server takes them as
+	// a mistake only when they were given.
+	if o.Server != apache.Kind {
+		if !fs.Changed("mpm") {
+			o.MPM = ""
+		}
+		if !fs.Changed("mode") {
+			o.Mode = ""
+		}
+	}
 	// mod_wsgi's defaults for what the user left unset.
-	if o.Mode == "daemon" {
+	if o.Server == apache.Kind && o.Mode == "daemon" {
 		if !fs.Changed("processes") {
 			o.Processes = apache.DefaultDaemonProcesses
 		}
@@ -119,7 +137,7 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 	defer cleanup()
 	began := time.Now()
 	if sc.BrokerURL == "" {
-		fmt.Fprintln(stderr, "wsgilab up: starting a private RabbitMQ node, the conductor and Apache...")
+		fmt.Fprintln(stderr, "wsgilab up: starting a private RabbitMQ node, the conductor and the server...")
 	}
 	s, err := stack.StartSession(ctx, sc)
 	if err != nil {

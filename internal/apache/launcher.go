@@ -38,6 +38,9 @@ func (Launcher) Check(o server.Options) error {
 	return errors.Join(errs...)
 }
 
+// CheckApp is CheckApp: the script's path must fit in httpd.conf too.
+func (Launcher) CheckApp(path string) error { return CheckApp(path) }
+
 // Start starts Apache with c (see Start).
 func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, error) {
 	s, err := Start(ctx, config(c))

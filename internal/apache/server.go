@@ -67,7 +67,7 @@ func Start(ctx context.Context, c Config) (_ *Server, err error) {
 		}
 	}
 	if os.Geteuid() == 0 {
-		if err := CheckTraversable(c.Dir); err != nil {
+		if err := server.CheckTraversable(c.Dir); err != nil {
 			return nil, err
 		}
 	}

@@ -93,8 +93,9 @@ func (a *AccessLog) Close() error {
 }
 
 // accessLineRE parses apache.AccessLogFormat: host, [time], "method target protocol", status,
-// bytes, %D, %P, X-Pid, X-App-Time-Us.
-var accessLineRE = regexp.MustCompile(`^\S+ \[([^\]]*)\] "(\S+ (\S+)[^"]*)" (\d{3}) \S+ (\d+) (\d+) (\S+) (\S+)$`)
+// bytes, %D, %P, X-Pid, X-App-Time-Us. uWSGI and gunicorn are configured to write the same
+// layout (internal/server); gunicorn prints the process as "<pid>".
+var accessLineRE = regexp.MustCompile(`^\S+ \[([^\]]*)\] "(\S+ (\S+)[^"]*)" (\d{3}) \S+ (\d+) <?(\d+)>? (\S+) (\S+)$`)
 
 // ParseAccessLine reads one access-log line in apache.AccessLogFormat; false when the line is
 // not in that format. X-Pid "-" leaves AppPID 0, X-App-Time-Us "-" leaves AppUs nil.

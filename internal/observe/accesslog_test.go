@@ -36,6 +36,17 @@ func TestParseAccessLine(t *testing.T) {
 	if !ok || e.URL != "/server-status?auto" || e.AppPID != 0 || e.AppUs != nil || e.ApachePID != 31621 || e.ApacheUs != 3628 {
 		t.Errorf("status request: %v %+v", ok, e)
 	}
+	// uWSGI's and gunicorn's lines in the same layout (as they wrote them here; gunicorn's %(p)s
+	// is "<pid>").
+	for line, pid := range map[string]int{
+		`127.0.0.1 [02/Dec/2026:03:40:27 +0000] "GET /x?a=1 HTTP/1.1" 200 62 373 15035 - -`:                  15035,
+		`127.0.0.1 [02/Dec/2026:03:40:43 +0000] "GET /x?a=1 HTTP/1.1" 200 3 1112 <15136> 15136 -`:            15136,
+		`127.0.0.1 [02/Dec/2026:03:40:43 +0000] "GET /?wsgilab-req=1.2 HTTP/1.1" 200 3 1112 <15136> 15136 3`: 15136,
+	} {
+		if e, ok := ParseAccessLine(line); !ok || e.ApachePID != pid || e.ApacheUs == 0 {
+			t.Errorf("%q: %v %+v", line, ok, e)
+		}
+	}
 	for _, bad := range []string{
 		"",
 		`127.0.0.1 [02/Dec/2026:03:12:36 +0000] "GET / HTTP/1.1" 200 3`,                         // Apache's common format

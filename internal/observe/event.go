@@ -66,7 +66,8 @@ type EventFields struct {
 	User  string `json:"user,omitempty"`
 	// HeartbeatTimeout is the negotiated timeout the broker gave up after, in seconds.
 	HeartbeatTimeout int `json:"heartbeat_timeout_s,omitempty"`
-	// PID is the OS process that wrote an Apache error log line ("[pid 123:tid 456]").
+	// PID is the OS process a line is about: the one that wrote it ("[pid 123:tid 456]" in
+	// Apache's log, the pid field of an app or gunicorn line), or the worker a server line names.
 	PID int `json:"pid,omitempty"`
 	// AMQPServer is the host:port the client talks about ("AMQP server on 127.0.0.1:5672").
 	AMQPServer string `json:"amqp_server,omitempty"`
@@ -77,4 +78,6 @@ type EventFields struct {
 	Script string `json:"script,omitempty"`
 	// Error is the error text the line carries (exception and message).
 	Error string `json:"error,omitempty"`
+	// Seconds is a duration the line states (the fake service's import time).
+	Seconds float64 `json:"seconds,omitempty"`
 }

@@ -27,6 +27,13 @@ const (
 	// FormatPython: oslo.log's default, "2026-11-26 11:43:56.115 11865 ERROR name [-] msg";
 	// local time. Lines without a header (tracebacks) keep the previous line's time.
 	FormatPython Format = "python"
+	// FormatUWSGI: uWSGI's log (its stderr): its own lines carry no time ("spawned uWSGI worker
+	// 1 (pid: 15034, cores: 1)"), the app's stderr lines are FormatPython's, request lines are
+	// the access log's layout. An untimed line takes the time of the last timed one.
+	FormatUWSGI Format = "uwsgi"
+	// FormatGunicorn: gunicorn's error log, "[2026-12-02 03:40:41 +0000] [15133] [INFO] msg"; the
+	// app's stderr lines in it are FormatPython's.
+	FormatGunicorn Format = "gunicorn"
 )
 
 // LogFile is one file to tail.
@@ -228,9 +235,10 @@ func inode(st os.FileInfo) uint64 {
 }
 
 var (
-	rabbitHeader = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d) \[(\w+)\] (<[\d.]+>) ?(.*)$`)
-	apacheHeader = regexp.MustCompile(`^\[(\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[([^\]]*)\] \[pid (\d+)(?::tid \d+)?\] (?:\[(?:client|remote) [^\]]*\] )?(.*)$`)
-	pythonHeader = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+) (\d+) ([A-Z]+) \S+ (.*)$`)
+	rabbitHeader   = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d) \[(\w+)\] (<[\d.]+>) ?(.*)$`)
+	apacheHeader   = regexp.MustCompile(`^\[(\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[([^\]]*)\] \[pid (\d+)(?::tid \d+)?\] (?:\[(?:client|remote) [^\]]*\] )?(.*)$`)
+	pythonHeader   = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+) (\d+) ([A-Z]+) \S+ (.*)$`)
+	gunicornHeader = regexp.MustCompile(`^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4})\] \[(\d+)\] \[([A-Z]+)\] (.*)$`)
 )
 
 // parse turns one physical line into records. For RabbitMQ it extends the pending record when
@@ -276,16 +284,37 @@ func (lt *LogTail) parse(tf *tailedFile, line string) []*record {
 		pid, _ := strconv.Atoi(m[3])
 		tf.lastTime, tf.lastLevel, tf.lastPID = t, m[2], pid
 		return []*record{{t: t, level: m[2], pid: pid, lines: []string{line}, messages: []string{m[4]}}}
-	default: // FormatPython and anything else: best effort
-		m := pythonHeader.FindStringSubmatch(line)
-		if m == nil {
-			return []*record{{t: tf.lastTime, level: tf.lastLevel, pid: tf.lastPID, lines: []string{line}, messages: []string{line}}}
+	case FormatGunicorn:
+		if m := gunicornHeader.FindStringSubmatch(line); m != nil {
+			t, _ := time.Parse("2006-01-02 15:04:05 -0700", m[1])
+			pid, _ := strconv.Atoi(m[2])
+			tf.lastTime, tf.lastLevel, tf.lastPID = t, m[3], pid
+			return []*record{{t: t, level: m[3], pid: pid, lines: []string{line}, messages: []string{m[4]}}}
 		}
-		t, _ := time.ParseInLocation("2006-01-02 15:04:05.999999999", strings.Replace(m[1], ",", ".", 1), loc)
-		pid, _ := strconv.Atoi(m[2])
-		tf.lastTime, tf.lastLevel, tf.lastPID = t, m[3], pid
-		return []*record{{t: t, level: m[3], pid: pid, lines: []string{line}, messages: []string{m[4]}}}
+		return lt.parsePython(tf, line, loc, true)
+	case FormatUWSGI:
+		// uWSGI's own lines name no process in a header: keep the last line's time, not its pid.
+		return lt.parsePython(tf, line, loc, false)
+	default: // FormatPython and anything else: best effort
+		return lt.parsePython(tf, line, loc, true)
 	}
+}
+
+// parsePython reads an oslo.log line (the app's stderr); a line without its header continues
+// the last one (a traceback), keeping its time, level and, when carryPID, its pid.
+func (lt *LogTail) parsePython(tf *tailedFile, line string, loc *time.Location, carryPID bool) []*record {
+	m := pythonHeader.FindStringSubmatch(line)
+	if m == nil {
+		pid := 0
+		if carryPID {
+			pid = tf.lastPID
+		}
+		return []*record{{t: tf.lastTime, level: tf.lastLevel, pid: pid, lines: []string{line}, messages: []string{line}}}
+	}
+	t, _ := time.ParseInLocation("2006-01-02 15:04:05.999999999", strings.Replace(m[1], ",", ".", 1), loc)
+	pid, _ := strconv.Atoi(m[2])
+	tf.lastTime, tf.lastLevel, tf.lastPID = t, m[3], pid
+	return []*record{{t: t, level: m[3], pid: pid, lines: []string{line}, messages: []string{m[4]}}}
 }
 
 // brokerConnRef finds "<0.961.0> (127.0.0.1:35534 -> 127.0.0.1:45099 - name, vhost: 'v', user: 'u')"
@@ -311,7 +340,9 @@ func (lt *LogTail) event(tf *tailedFile, r *record, now time.Time) (Event, bool)
 		return Event{}, false
 	}
 	fields.Level = r.level
-	fields.PID = r.pid
+	if fields.PID == 0 { // a line about another process (a respawned worker) names it
+		fields.PID = r.pid
+	}
 	if side == SideBroker {
 		fields.ErlangPID = r.erlPID
 	}

@@ -105,3 +105,50 @@ func TestProcessesProbe(t *testing.T) {
 		t.Errorf("name %q", p.Name())
 	}
 }
+
+// uWSGI's and gunicorn's logs, as these servers wrote them here (uWSGI 2.0.21, gunicorn 20.1.0,
+// the fake service's own lines on their stderr): the workers' births and the app's load, with
+// the PID the line names; uWSGI's own lines carry no time and take the last timed line's.
+func TestProcessEventsOfOtherServers(t *testing.T) {
+	uwsgi := `*** Starting uWSGI 2.0.21-debian (64bit) on [Wed Dec  2 03:40:25 2026] ***
+*** Python threads support is disabled. You can enable it with --enable-threads ***
+2026-12-02 03:40:26.100 15032 INFO wsgilab.fakeservice [-] fakeservice loaded in pid 15032 in 0.912s (monkey_patch=True heartbeat=green)
+spawned uWSGI master process (pid: 15032)
+spawned uWSGI worker 1 (pid: 15034, cores: 1)
+DAMN ! worker 1 (pid: 15034) died, killed by signal 9 :( trying respawn ...
+Respawned uWSGI worker 1 (new pid: 15040)
+`
+	gunicorn := `[2026-12-02 03:40:41 +0000] [15133] [INFO] Starting gunicorn 20.1.0
+[2026-12-02 03:40:41 +0000] [15135] [INFO] Booting worker with pid: 15135
+2026-12-02 03:40:42.250 15135 INFO wsgilab.fakeservice [-] fakeservice loaded in pid 15135 in 1.200s (monkey_patch=True heartbeat=green)
+[2026-12-02 03:40:50 +0000] [15133] [CRITICAL] WORKER TIMEOUT (pid:15135)
+`
+	for _, c := range []struct {
+		format Format
+		log    string
+		want   []string
+	}{
+		{FormatUWSGI, uwsgi, []string{"app_loaded:15032", "uwsgi_worker_spawn:15034", "uwsgi_worker_spawn:15040"}},
+		{FormatGunicorn, gunicorn, []string{"gunicorn_worker_boot:15135", "app_loaded:15135"}},
+	} {
+		path := filepath.Join(t.TempDir(), "server.log")
+		if err := os.WriteFile(path, []byte(c.log), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		events, err := ReadProcessEvents(LogFile{Path: path, Source: string(c.format), Format: c.format})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rulesAndPIDs(events); !slices.Equal(got, c.want) {
+			t.Errorf("%s: events %v, want %v", c.format, got, c.want)
+		}
+		for _, e := range events {
+			if e.Time.IsZero() || e.Time.Year() != 2026 {
+				t.Errorf("%s: %s has no time from the log: %v", c.format, e.Rule, e.Time)
+			}
+			if e.Rule == "app_loaded" && e.Fields.Seconds == 0 {
+				t.Errorf("%s: the load's duration was not read: %+v", c.format, e.Fields)
+			}
+		}
+	}
+}

@@ -116,6 +116,28 @@ var Rules = []Rule{
 	{"max_request_workers", SideClient, KindInfo,
 		regexp.MustCompile(`server reached MaxRequestWorkers setting`),
 		"Apache: every worker was busy (AH00161)"},
+	// --- client: uWSGI (2.0.21) ---
+	{"uwsgi_worker_died", SideClient, KindError,
+		regexp.MustCompile(`DAMN ! worker \d+ \(pid: (?P<pid>\d+)\) died(?P<error>.*)`),
+		"uWSGI's master saw a worker die (killed, crashed, or out of memory) and respawns it"},
+	{"uwsgi_harakiri", SideClient, KindError,
+		regexp.MustCompile(`HARAKIRI ON WORKER \d+ \(pid: (?P<pid>\d+)`),
+		"uWSGI killed a worker whose request ran past --harakiri"},
+	{"uwsgi_threads_disabled", SideClient, KindInfo,
+		regexp.MustCompile(`Python threads support is disabled\. You can enable it with --enable-threads`),
+		"uWSGI without --enable-threads or --threads: the GIL is never handed to another Python thread, so no native thread (heartbeat_in_pthread's included) runs"},
+
+	// --- client: gunicorn (20.1) ---
+	{"gunicorn_worker_timeout", SideClient, KindError,
+		regexp.MustCompile(`WORKER TIMEOUT \(pid:(?P<pid>\d+)\)`),
+		"gunicorn's arbiter killed a worker that had not notified it within --timeout (a blocked worker)"},
+	{"gunicorn_worker_killed", SideClient, KindError,
+		regexp.MustCompile(`Worker with pid (?P<pid>\d+) was terminated due to signal (?P<error>\d+)`),
+		"gunicorn: a worker ended by a signal (the arbiter's kill after a timeout, or the OOM killer)"},
+	{"gunicorn_worker_boot_failed", SideClient, KindError,
+		regexp.MustCompile(`Exception in worker process`),
+		"gunicorn: a worker could not load the app (the traceback that follows says why)"},
+
 	// Generic ones last: a line the specific rules above explain is not counted twice.
 	{"connection_reset", SideClient, KindDrop,
 		regexp.MustCompile(`(?P<error>(?:ConnectionResetError|Connection reset by peer).*)`),
@@ -157,6 +179,10 @@ func match(rules []Rule, side Side, msg string) (*Rule, EventFields, bool) {
 				f.ConnectionID = v
 			case "script":
 				f.Script = v
+			case "pid":
+				f.PID, _ = strconv.Atoi(v)
+			case "seconds":
+				f.Seconds, _ = strconv.ParseFloat(v, 64)
 			case "error":
 				f.Error = v
 			}
@@ -189,6 +215,13 @@ var ProcessRules = []Rule{
 		regexp.MustCompile(`server seems busy, .*spawning \d+ children`),
 		"prefork/worker/event: fewer idle workers than MinSpare*, the parent forks more children (AH00162)"},
 	{"app_loaded", SideClient, KindInfo,
-		regexp.MustCompile(`fakeservice loaded in pid \d+ in [\d.]+s`),
-		"the fake service's own account of its import (seconds from its first line to its last)"},
+		regexp.MustCompile(`fakeservice loaded in pid (?P<pid>\d+) in (?P<seconds>[\d.]+)s`),
+		"the fake service's own account of its import (seconds from its first line to its last): " +
+			"under servers that log no load of their own (uWSGI, gunicorn) the load began that long before"},
+	{"gunicorn_worker_boot", SideClient, KindInfo,
+		regexp.MustCompile(`Booting worker with pid: (?P<pid>\d+)`),
+		"gunicorn's arbiter starts (or restarts) a worker"},
+	{"uwsgi_worker_spawn", SideClient, KindInfo,
+		regexp.MustCompile(`(?:spawned uWSGI worker \d+ \(pid: |Respawned uWSGI worker \d+ \(new pid: )(?P<pid>\d+)`),
+		"uWSGI's master forks (or re-forks) a worker"},
 }

@@ -77,6 +77,24 @@ func TestRules(t *testing.T) {
 			"python_exception", EventFields{Error: "ModuleNotFoundError: No module named 'oslo_messaging_does_not_exist'"}},
 	}
 	covered := map[string]bool{}
+	cases = append(cases, []struct {
+		side Side
+		msg  string
+		rule string
+		want EventFields
+	}{
+		// uWSGI 2.0.21: lines of a real log here, and printf formats of /usr/bin/uwsgi-core filled in.
+		{SideClient, "DAMN ! worker 1 (pid: 15034) died, killed by signal 9 :( trying respawn ...",
+			"uwsgi_worker_died", EventFields{PID: 15034, Error: ", killed by signal 9 :( trying respawn ..."}},
+		{SideClient, "*** HARAKIRI ON WORKER 2 (pid: 15035, try: 1) ***", "uwsgi_harakiri", EventFields{PID: 15035}},
+		{SideClient, "*** Python threads support is disabled. You can enable it with --enable-threads ***",
+			"uwsgi_threads_disabled", EventFields{}},
+		// gunicorn 20.1.0 (arbiter.py), header taken off.
+		{SideClient, "WORKER TIMEOUT (pid:15135)", "gunicorn_worker_timeout", EventFields{PID: 15135}},
+		{SideClient, "Worker with pid 15135 was terminated due to signal 9", "gunicorn_worker_killed",
+			EventFields{PID: 15135, Error: "9"}},
+		{SideClient, "Exception in worker process", "gunicorn_worker_boot_failed", EventFields{}},
+	}...)
 	for _, c := range cases {
 		r, f, ok := match(Rules, c.side, c.msg)
 		if !ok {

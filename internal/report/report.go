@@ -11,6 +11,7 @@ import (
 
 	"wsgilab/internal/observe"
 	"wsgilab/internal/results"
+	"wsgilab/internal/runner"
 	"wsgilab/internal/stats"
 )
 
@@ -77,4 +78,16 @@ func Evidence(w io.Writer, events []observe.Event, max, omitted int, file string
 			fmt.Fprintf(w, "    %s\n", Line(line))
 		}
 	}
+}
+
+// ServerHeader is the header of the two columns runner.CellSpec.Columns fills: "MPM\tMODE" when
+// every cell runs Apache (the write-ups' question), "SERVER\tWORKERS" when any runs another
+// server.
+func ServerHeader(specs []runner.CellSpec) string {
+	for _, s := range specs {
+		if !s.IsApache() {
+			return "SERVER\tWORKERS"
+		}
+	}
+	return "MPM\tMODE"
 }

@@ -3,6 +3,8 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -10,11 +12,19 @@ import (
 	"wsgilab/internal/stack"
 )
 
-// MatrixFlags adds --mpm, --mode and, unless heartbeat is "", --heartbeat with these defaults
-// (comma-separated values); the function returns the matrix once fs is parsed.
+// MatrixFlags adds the matrix's options with these defaults (comma-separated values): --server
+// and each server's dimensions (Apache's --mpm and --mode, uWSGI's --uwsgi-threads and
+// --uwsgi-lazy-apps, gunicorn's --gunicorn-worker and --gunicorn-preload) and, unless
+// heartbeat is "", --heartbeat. The function returns the matrix once fs is parsed; a server's
+// option given without that server in --server is an error.
 func MatrixFlags(fs *pflag.FlagSet, mpm, mode, heartbeat string) func() (Matrix, error) {
-	mpms := fs.String("mpm", mpm, "Apache MPMs: prefork, worker, event (comma-separated)")
-	modes := fs.String("mode", mode, "mod_wsgi modes: embedded, daemon")
+	servers := fs.String("server", Servers[0], "WSGI servers: "+strings.Join(Servers, ", ")+" (comma-separated; each has its own dimensions below)")
+	mpms := fs.String("mpm", mpm, "Apache MPMs: prefork, worker, event")
+	modes := fs.String("mode", mode, "Apache mod_wsgi modes: embedded, daemon")
+	uThreads := fs.String("uwsgi-threads", "off,on", "uWSGI Python threads (--enable-threads): off (uWSGI's default), on")
+	uLazy := fs.String("uwsgi-lazy-apps", "off", "uWSGI lazy-apps: off (the app is imported in the master, workers fork after it), on")
+	gWorkers := fs.String("gunicorn-worker", strings.Join(gunicornWorkers, ","), "gunicorn worker classes: "+strings.Join(gunicornWorkers, ", "))
+	gPreload := fs.String("gunicorn-preload", "off", "gunicorn --preload: off, on (the arbiter imports the app before forking)")
 	var hbs *string
 	if heartbeat != "" {
 		hbs = fs.String("heartbeat", heartbeat, "oslo.messaging heartbeat modes: green (eventlet green thread), pthread (native thread), off")
@@ -22,17 +32,60 @@ func MatrixFlags(fs *pflag.FlagSet, mpm, mode, heartbeat string) func() (Matrix,
 	return func() (Matrix, error) {
 		var m Matrix
 		var err error
-		if m.MPMs, err = ParseList("mpm", *mpms, MPMs); err != nil {
+		if m.Servers, err = ParseList("server", *servers, Servers); err != nil {
 			return m, err
 		}
-		if m.Modes, err = ParseList("mode", *modes, Modes); err != nil {
-			return m, err
+		owners := map[string][]string{apacheKind: {"mpm", "mode"}, uwsgiKind: {"uwsgi-threads", "uwsgi-lazy-apps"},
+			gunicornKind: {"gunicorn-worker", "gunicorn-preload"}}
+		for srv, flags := range owners {
+			for _, f := range flags {
+				if fs.Changed(f) && !slices.Contains(m.Servers, srv) {
+					return m, fmt.Errorf("--%s is a %s option, and --server does not include %s", f, srv, srv)
+				}
+			}
+		}
+		if slices.Contains(m.Servers, apacheKind) {
+			if m.MPMs, err = ParseList("mpm", *mpms, MPMs); err != nil {
+				return m, err
+			}
+			if m.Modes, err = ParseList("mode", *modes, Modes); err != nil {
+				return m, err
+			}
+		}
+		if slices.Contains(m.Servers, uwsgiKind) {
+			if m.UWSGIThreads, err = parseOnOff("uwsgi-threads", *uThreads); err != nil {
+				return m, err
+			}
+			if m.UWSGILazyApps, err = parseOnOff("uwsgi-lazy-apps", *uLazy); err != nil {
+				return m, err
+			}
+		}
+		if slices.Contains(m.Servers, gunicornKind) {
+			if m.GunicornWorkers, err = ParseList("gunicorn-worker", *gWorkers, gunicornWorkers); err != nil {
+				return m, err
+			}
+			if m.GunicornPreload, err = parseOnOff("gunicorn-preload", *gPreload); err != nil {
+				return m, err
+			}
 		}
 		if hbs != nil {
 			m.Heartbeats, err = ParseList("heartbeat", *hbs, Heartbeats)
 		}
 		return m, err
 	}
+}
+
+// parseOnOff reads an on/off list flag ("off,on").
+func parseOnOff(flag, value string) ([]bool, error) {
+	vs, err := ParseList(flag, value, OnOff)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(vs))
+	for i, v := range vs {
+		out[i] = v == "on"
+	}
+	return out, nil
 }
 
 // ServiceDefaults says which options about the service a scenario offers, and their defaults.

@@ -7,12 +7,16 @@ import (
 
 	"wsgilab/internal/apache"
 	"wsgilab/internal/server"
+	"wsgilab/internal/server/gunicorn"
+	"wsgilab/internal/server/uwsgi"
 )
 
 // launchers are the servers a cell can run the service under, the default first. A server
 // added is one package implementing server.Launcher and one line here.
 var launchers = []server.Launcher{
 	apache.Launcher{},
+	uwsgi.Launcher{},
+	gunicorn.Launcher{},
 }
 
 // Servers lists the servers' names, the default first.

@@ -103,7 +103,7 @@ func StartSession(ctx context.Context, sc SessionConfig) (_ *Session, err error)
 		return nil, err
 	}
 	if os.Geteuid() == 0 {
-		if err := apache.CheckTraversable(dir); err != nil {
+		if err := server.CheckTraversable(dir); err != nil {
 			return nil, err
 		}
 	}

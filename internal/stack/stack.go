@@ -39,6 +39,11 @@ var Python = "/usr/bin/python3"
 // (heartbeat_timeout_threshold=0).
 var Heartbeats = []string{"green", "pthread", "off"}
 
+// StartTimeout bounds a cell's start, from nothing to the app answering (and, for the fake
+// service, its first RPC call). Cells start in seconds, up to 15 s when several start at once on
+// two cores.
+var StartTimeout = 90 * time.Second
+
 // ConductorStopGrace bounds the conductor's clean shutdown (stop consuming, close connections).
 const ConductorStopGrace = 5 * time.Second
 
@@ -96,7 +101,8 @@ func (o Options) Validate() error {
 	if o.Topic != "" && strings.ContainsAny(o.Topic, " \t\n") {
 		errs = append(errs, fmt.Errorf("topic %q contains whitespace", o.Topic))
 	}
-	if l, err := launcher(o.Server); err != nil {
+	l, err := launcher(o.Server)
+	if err != nil {
 		errs = append(errs, err)
 	} else if err := l.Check(o.Options); err != nil {
 		errs = append(errs, err)
@@ -107,7 +113,13 @@ func (o Options) Validate() error {
 		}
 	}
 	if o.AppPath != "" {
-		if err := apache.CheckApp(o.AppPath); err != nil {
+		check := server.CheckApp
+		// A server with rules of its own about the app's path (Apache's configuration cannot
+		// carry a space in it) says so.
+		if c, ok := l.(interface{ CheckApp(string) error }); ok {
+			check = c.CheckApp
+		}
+		if err := check(o.AppPath); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -190,6 +202,10 @@ type Cell struct {
 // any error nothing it started is left running.
 func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *Cell, err error) {
 	began := time.Now()
+	// A service that never answers (an app that hangs at import, a server whose workers keep
+	// timing out) must not hang the run: it fails the cell, with what the server logged.
+	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
+	defer cancel()
 	if vhost == nil {
 		return nil, errors.New("stack: no broker vhost given")
 	}

@@ -167,6 +167,17 @@ func findLoads(events []observe.Event, reqs []Request) (loads []load, appLoads i
 		}
 		loads = append(loads, l)
 	}
+	// Servers that log no load of their own (uWSGI, gunicorn): the fake service's line at the
+	// end of its import says how long the import took, so the load began that long before.
+	for _, e := range events {
+		if e.Rule != "app_loaded" || e.Fields.Seconds <= 0 ||
+			slices.ContainsFunc(loads, func(l load) bool { return l.pid == e.Fields.PID }) {
+			continue
+		}
+		appLoads++
+		from := e.Time.Add(-time.Duration(e.Fields.Seconds * float64(time.Second)))
+		loads = append(loads, load{pid: e.Fields.PID, from: from, till: e.Time})
+	}
 	return loads, appLoads
 }
 

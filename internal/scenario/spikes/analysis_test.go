@@ -181,6 +181,30 @@ func TestLoadsAndColdStarts(t *testing.T) {
 	}
 }
 
+// Under uWSGI and gunicorn only the fake service's own line marks a load, at its end, with
+// its duration: the load spans that long before it, and a request that waited for it is a cold
+// start. A process with a mod_wsgi load line keeps that one.
+func TestLoadsFromTheAppsOwnLine(t *testing.T) {
+	loaded := func(msec float64, pid int, seconds float64) observe.Event {
+		return observe.Event{Time: atMs(msec), Rule: "app_loaded", Fields: observe.EventFields{PID: pid, Seconds: seconds}}
+	}
+	events := []observe.Event{
+		{Time: atMs(10), Rule: "wsgi_script_load", Fields: observe.EventFields{PID: 2}},
+		loaded(600, 2, 0.59),  // Apache's: the load line above begins it
+		loaded(1500, 7, 1.25), // a gunicorn worker booted while request 1.1 waited
+		loaded(9000, 8, 0),    // a line without its duration tells nothing
+	}
+	reqs := []Request{request(1, 1, 200, 1400, 7), request(1, 2, 2000, 5, 7)}
+	loads, appLoads := findLoads(events, reqs)
+	want := []load{{2, atMs(10), atMs(600)}, {7, atMs(250), atMs(1500)}}
+	if appLoads != 2 || !slices.Equal(loads, want) {
+		t.Fatalf("app loads %d, loads %+v\nwant %+v", appLoads, loads, want)
+	}
+	if cold, _ := markColdStarts(reqs, loads); cold != 1 || !reqs[0].ColdStart || reqs[1].ColdStart {
+		t.Errorf("cold starts %d: %+v", cold, reqs)
+	}
+}
+
 // Spikes above the threshold, by cause: own cold start, beside another load, a first request
 // without a load, nothing; failed requests are never spikes.
 func TestAttributeSpikes(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"wsgilab/internal/report"
 	"wsgilab/internal/results"
+	"wsgilab/internal/runner"
 )
 
 // maxColdEvidence is how many cold starts the text report shows with their log line per cell.
@@ -32,23 +33,39 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 		run.Scenario, len(cells), p.Bursts, p.Requests, p.Concurrency, p.Gap, p.Path, importCost, run.Elapsed)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "CELL\tMPM\tMODE\tPRELOAD\tSPARE\tREQUESTS\tCLIENT P50\tCLIENT P99\tCLIENT MAX\tAPP P99\tAPACHE P99\tGAP P99\tCOLD STARTS\tSPIKES >%gx P50 (COLD/BESIDE/OTHER)\n", p.SpikeFactor)
+	var specs []runner.CellSpec
+	for _, c := range cells {
+		if c.Config.Other != nil {
+			specs = append(specs, *c.Config.Other)
+		}
+	}
+	fmt.Fprintf(tw, "CELL\t"+report.ServerHeader(specs)+"\tPRELOAD\tSPARE\tREQUESTS\tCLIENT P50\tCLIENT P99\tCLIENT MAX\tAPP P99\tAPACHE P99\tGAP P99\tCOLD STARTS\tSPIKES >%gx P50 (COLD/BESIDE/OTHER)\n", p.SpikeFactor)
 	for _, c := range cells {
 		s := c.Spikes
 		if s == nil || s.Requests == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", c.ID, c.Config.MPM, c.Config.Mode, c.Verdict.Kind)
+			srv, workers := c.Config.columns()
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", c.ID, srv, workers, c.Verdict.Kind)
 			continue
 		}
-		preload := "-"
-		if s.Cell.Mode == "daemon" {
+		preload, spare := "-", "-"
+		switch {
+		case s.Cell.Other != nil:
+			if s.Cell.Other.Worker != "" {
+				preload = report.YesNo(s.Cell.Other.Preload)
+			}
+		case s.Cell.Mode == "daemon":
 			preload = report.YesNo(s.Cell.Preload)
 		}
+		if s.Cell.Other == nil {
+			spare = spareLabel(s.Cell.Spare)
+		}
+		srv, workers := s.Cell.columns()
 		reqs := fmt.Sprint(s.Requests)
 		if s.Errors > 0 {
 			reqs += fmt.Sprintf(" (%d failed)", s.Errors)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d (%d/%d/%d)\n",
-			c.ID, s.Cell.MPM, s.Cell.Mode, preload, spareLabel(s.Cell.Spare), reqs,
+			c.ID, srv, workers, preload, spare, reqs,
 			report.Ms(s.Client.P50), report.Ms(s.Client.P99), report.Ms(s.Client.Max), report.Ms(s.App.P99),
 			report.Ms(s.Apache.P99), report.Ms(s.GapP99Ms), s.ColdStarts,
 			s.Spikes, s.SpikesCold, s.SpikesConcurrent, s.SpikesUnexplained)
@@ -99,6 +116,14 @@ func writeColdEvidence(w io.Writer, s *Result) {
 	if more := s.ColdStarts - len(s.ColdEvidence); more > 0 && len(s.ColdEvidence) > 0 {
 		fmt.Fprintf(w, "  ... %d more cold starts in the cell's JSON (request_log, events)\n", more)
 	}
+}
+
+// columns are the server columns of a cell (runner.CellSpec.Columns).
+func (c Config) columns() (string, string) {
+	if c.Other != nil {
+		return c.Other.Columns()
+	}
+	return c.MPM, c.Mode
 }
 
 func spareLabel(s Spare) string {

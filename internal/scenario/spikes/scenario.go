@@ -75,6 +75,11 @@ func (Scenario) Flags(fs *pflag.FlagSet) func() (runner.Plan, error) {
 			return nil, err
 		}
 		m := Matrix{MPMs: mx.MPMs, Modes: mx.Modes}
+		for _, spec := range mx.Specs() {
+			if !spec.IsApache() {
+				m.Others = append(m.Others, spec)
+			}
+		}
 		for _, v := range strings.Split(*spares, ",") {
 			sp, err := ParseSpare(v)
 			if err != nil {

@@ -149,9 +149,15 @@ type Config struct {
 	Mode    string `json:"mode"`
 	Preload bool   `json:"preload"`
 	Spare   Spare  `json:"spare"`
+	// Other is a cell of another server than Apache (uWSGI, gunicorn): its server and knobs
+	// (MPM, Mode and Spare are then unused; Preload is gunicorn's).
+	Other *runner.CellSpec `json:"other,omitempty"`
 }
 
 func (c Config) name() string {
+	if c.Other != nil {
+		return c.Other.Name()
+	}
 	s := c.MPM + "-" + c.Mode
 	if c.Mode == "daemon" {
 		if c.Preload {
@@ -173,6 +179,8 @@ type Matrix struct {
 	Modes    []string
 	Spares   []Spare
 	Preloads []bool
+	// Others are the cells of the other servers (runner.Matrix's, without heartbeat).
+	Others []runner.CellSpec
 }
 
 // Configs expands the matrix, MPM-major.
@@ -199,6 +207,10 @@ func (m Matrix) Configs() []Config {
 			}
 		}
 	}
+	for _, o := range m.Others {
+		o.Heartbeat = ""
+		out = append(out, Config{Other: &o})
+	}
 	for i := range out {
 		out[i].ID = out[i].name()
 	}
@@ -217,6 +229,17 @@ func DefaultConfigs() []Config {
 // threads >= C), unless the user sized them.
 func (p *Plan) knobs(c Config) stack.Options {
 	o := p.Base
+	if c.Other != nil {
+		// Two workers, and threads enough for the burst's concurrency where the server runs
+		// them (uWSGI with Python threads, gunicorn's gthread); the others queue.
+		processes, threads := o.Processes, o.Threads
+		o.Options = c.Other.ServerOptions()
+		o.Processes, o.Threads = max(processes, 2), threads
+		if o.Threads == 0 && (c.Other.Threads || c.Other.Worker == "gthread") {
+			o.Threads = max(1, (p.Concurrency+o.Processes-1)/o.Processes)
+		}
+		return o
+	}
 	o.MPM, o.Mode = c.MPM, c.Mode
 	o.StartServers, o.MaxRequestWorkers = c.Spare.StartServers, c.Spare.MaxRequestWorkers
 	if c.MPM == "prefork" {

@@ -94,11 +94,16 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 		run.Scenario, len(cells), p.WarmupRuns, p.Repetitions, p.Requests, p.Concurrency, p.Path, p.Order, run.Elapsed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	coldRuns := false
-	fmt.Fprintln(tw, "CELL\tMPM\tMODE\tREQ/S (MEAN ± 95% CI)\tP50 MS\tP99 MS\tRUNS\tREQ/S PER RUN")
+	specs := make([]runner.CellSpec, len(cells))
+	for i, c := range cells {
+		specs[i] = c.Spec
+	}
+	fmt.Fprintln(tw, "CELL\t"+report.ServerHeader(specs)+"\tREQ/S (MEAN ± 95% CI)\tP50 MS\tP99 MS\tRUNS\tREQ/S PER RUN")
 	for _, c := range cells {
 		t := c.Throughput
 		if t == nil || len(t.Summary) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t0\t-\n", c.ID, c.Spec.MPM, c.Spec.Mode, c.Verdict.Kind)
+			srv, workers := c.Spec.Columns()
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t0\t-\n", c.ID, srv, workers, c.Verdict.Kind)
 			continue
 		}
 		var perRun string
@@ -116,7 +121,8 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 			}
 		}
 		rps := t.Summary[stats.MetricThroughput]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.ID, c.Spec.MPM, c.Spec.Mode,
+		srv, workers := c.Spec.Columns()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.ID, srv, workers,
 			report.PlusMinus(rps, 1), report.PlusMinus(t.Summary[stats.MetricP50], 2), report.PlusMinus(t.Summary[stats.MetricP99], 2),
 			rps.N, perRun)
 	}

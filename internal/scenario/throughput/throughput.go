@@ -179,7 +179,20 @@ func (p *Plan) NewResult(c runner.Cell) runner.CellResult {
 // process group that was not sized.
 func (p *Plan) knobs(spec runner.CellSpec) stack.Options {
 	o := p.Base
-	o.MPM, o.Mode, o.Heartbeat, o.MonkeyPatch = spec.MPM, spec.Mode, spec.Heartbeat, spec.MonkeyPatch
+	processes, threads := o.Processes, o.Threads
+	o.Options = spec.ServerOptions()
+	o.Processes, o.Threads = processes, threads
+	o.Heartbeat, o.MonkeyPatch = spec.Heartbeat, spec.MonkeyPatch
+	if !spec.IsApache() {
+		// Two workers (uWSGI and gunicorn start one by default), two threads for gthread.
+		if o.Processes == 0 {
+			o.Processes = 2
+		}
+		if o.Threads == 0 && spec.Worker == "gthread" {
+			o.Threads = 2
+		}
+		return o
+	}
 	if spec.Mode == "daemon" {
 		if o.Processes == 0 {
 			o.Processes = apache.DefaultDaemonProcesses
