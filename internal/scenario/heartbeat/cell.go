@@ -34,6 +34,10 @@ type CellResult struct {
 	Status   json.RawMessage  `json:"status,omitempty"`
 	Findings Findings         `json:"findings"`
 	Timeline observe.Timeline `json:"timeline,omitzero"`
+
+	// runtime is the app processes' observation at the end of the cell (patched.go), which
+	// judge records in the findings.
+	runtime []observe.Runtime
 }
 
 // Summary is the cell without its timeline, for run.json.
@@ -123,6 +127,18 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 	if s.FakeService {
 		res.Status = appStatus(ctx, s.URL())
 	}
+	// The app processes' runtime, for PATCHED (patched.go): once their transient threads are
+	// gone, which only a short heartbeat timeout (a short idle) makes the cell wait for.
+	loaded := appLoads(server.LogFile(s.Server))
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(readyToRead(loaded, res.Warmup.PIDs))):
+	}
+	var pids []int
+	for _, ap := range s.AppProcesses() {
+		pids = append(pids, ap.PID)
+	}
+	res.runtime = observeRuntime(loaded, pids)
 	if ctx.Err() != nil {
 		res.Fail(fmt.Errorf("interrupted: %w", ctx.Err()))
 		return
@@ -146,6 +162,9 @@ func (r *CellResult) judge() {
 	}
 	v := HeartbeatVerdict(obs, ph, r.Vhost)
 	r.Verdict, r.Findings = v.Verdict, v.Findings
+	r.Findings.Runtime = r.runtime
+	r.Findings.Patched, r.Findings.PatchedBasis = judgePatched(r.Spec.Heartbeat, r.runtime,
+		connectionsBeforeProbe(r.Timeline, ph.ProbeStart))
 }
 
 // appStatus fetches the fake service's /status (which process answers, its heartbeat thread

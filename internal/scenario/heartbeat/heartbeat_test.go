@@ -31,20 +31,23 @@ func TestHeartbeatOnRealStack(t *testing.T) {
 }
 
 // A green heartbeat (eventlet monkey-patched) under prefork/embedded and under event/daemon,
-// and their pthread twins. What each verdict says must be backed by what the broker and the
-// client logged.
+// their pthread twins, and the same app not monkey-patched. What each verdict says must be
+// backed by what the broker and the client logged; the PATCHED column is observed from /proc:
+// yes where the app patched, no where it did not, the requested setting (said so) with a
+// native heartbeat, where threads cannot tell.
 func testMatrix(t *testing.T, work string) {
 	plan := DefaultPlan()
-	plan.Timeout, plan.Parallel = 2, 4
+	plan.Timeout, plan.Parallel = 2, 5
 	plan.Specs = []runner.CellSpec{
 		{MPM: "prefork", Mode: "embedded", Heartbeat: "green", MonkeyPatch: true},
 		{MPM: "prefork", Mode: "embedded", Heartbeat: "pthread", MonkeyPatch: true},
 		{MPM: "event", Mode: "daemon", Heartbeat: "green", MonkeyPatch: true},
 		{MPM: "event", Mode: "daemon", Heartbeat: "pthread", MonkeyPatch: true},
+		{MPM: "prefork", Mode: "embedded", Heartbeat: "green", MonkeyPatch: false, Control: "no eventlet.monkey_patch()"},
 	}
 	out := t.TempDir()
 	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{OutDir: out, WorkDir: work})
-	if len(outcome.Cells) != 4 {
+	if len(outcome.Cells) != 5 {
 		t.Fatalf("%d cells", len(outcome.Cells))
 	}
 	for _, r := range outcome.Cells {
@@ -61,8 +64,16 @@ func testMatrix(t *testing.T, work string) {
 		if v.Heartbeat == nil || *v.Heartbeat != 2 {
 			t.Errorf("%s: negotiated heartbeat %v, want 2", c.ID, v.Heartbeat)
 		}
-		switch c.Spec.Heartbeat {
-		case "green":
+		t.Logf("%s: patched %q (%s); runtime %+v", c.ID, v.Patched, v.PatchedBasis, v.Runtime)
+		wantPatched := map[bool]string{true: "yes", false: "no"}[c.Spec.MonkeyPatch]
+		if c.Spec.Heartbeat != "green" {
+			wantPatched = ""
+		}
+		if v.Patched != wantPatched || len(v.Runtime) != 2 || !v.Runtime[0].Eventlet {
+			t.Errorf("%s: patched %q, want %q, from eventlet in both app processes: %+v", c.ID, v.Patched, wantPatched, v.Runtime)
+		}
+		switch {
+		case c.Spec.Heartbeat == "green" && c.Spec.MonkeyPatch:
 			if c.Verdict.Kind != Dropped {
 				t.Errorf("%s: verdict %s, want DROPPED", c.ID, c.Verdict.Kind)
 				continue
@@ -92,7 +103,7 @@ func testMatrix(t *testing.T, work string) {
 			if v.ProbeExtraLatencyMs < 100 && v.ClientErrors == 0 {
 				t.Errorf("%s: a dropped connection cost the probe nothing and the client logged nothing", c.ID)
 			}
-		case "pthread":
+		default: // a native heartbeat: pthread, or green without the monkey patch
 			if c.Verdict.Kind != Stable || v.MissedHeartbeats != 0 || v.Reconnects != 0 || v.ConnsAfter != v.ConnsBefore {
 				t.Errorf("%s: verdict %s missed=%d reconnects=%d conns %d->%d, want STABLE with every connection kept",
 					c.ID, c.Verdict.Kind, v.MissedHeartbeats, v.Reconnects, v.ConnsBefore, v.ConnsAfter)
@@ -110,7 +121,7 @@ func testMatrix(t *testing.T, work string) {
 		t.Fatal(err)
 	}
 	summary, err := results.Decode[CellResult](run, nil)
-	if err != nil || len(summary) != 4 || len(summary[0].Timeline.Ticks) != 0 {
+	if err != nil || len(summary) != 5 || len(summary[0].Timeline.Ticks) != 0 {
 		t.Fatalf("run.json: %v, %d cells", err, len(summary))
 	}
 	first := outcome.Cells[0].(*CellResult)
@@ -127,6 +138,11 @@ func testMatrix(t *testing.T, work string) {
 		c := r.(*CellResult)
 		if !strings.Contains(text.String(), c.ID+": "+c.Verdict.Kind+" — ") {
 			t.Errorf("the table lacks %s's verdict:\n%s", c.ID, text.String())
+		}
+		row := text.String()[strings.Index(text.String(), "\n"+c.ID+" "):]
+		row = row[:strings.Index(row[1:], "\n")+1]
+		if want := patchedColumn(*c); !strings.Contains(row, " "+want+" ") {
+			t.Errorf("%s's row lacks PATCHED %q: %s", c.ID, want, row)
 		}
 	}
 }

@@ -37,9 +37,12 @@ func writeTable(w io.Writer, run *results.Run, p Plan, cells []CellResult) {
 			conns = fmt.Sprintf("%d->%d", f.ConnsBefore, f.ConnsAfter)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.ID, c.Spec.MPM, c.Spec.Mode, hb,
-			report.YesNo(c.Spec.MonkeyPatch), c.Verdict.Kind, drop, conns, f.Reconnects, f.ClientErrors, probe)
+			patchedColumn(c), c.Verdict.Kind, drop, conns, f.Reconnects, f.ClientErrors, probe)
 	}
 	tw.Flush()
+	// Which columns are the cell's configuration and which were observed.
+	fmt.Fprintln(w, "\nThe cell's configuration: the columns up to HEARTBEAT. Observed: the others; PATCHED from /proc (eventlet's")
+	fmt.Fprintln(w, "greenlet mapped, native threads the app started: see findings.patched_basis), \"(requested)\" when it cannot be.")
 
 	fmt.Fprintln(w, "\nEvidence:")
 	for _, c := range cells {

@@ -103,7 +103,12 @@ type Verdict struct {
 //	 "probe_failures": 0,
 //	 "probe_extra_latency_ms": 1009.4,  slowest probe request minus the warm-up median
 //	 "evidence": [observe.Event, ...],  the broker and client lines, in time order (at most 12)
-//	 "evidence_omitted": 0}             how many more there were
+//	 "evidence_omitted": 0,             how many more there were
+//	 "patched": "yes",                  eventlet.monkey_patch() as observed from outside: yes, no, mixed,
+//	                                    or "" when it cannot be told (patched.go)
+//	 "patched_basis": "...",            what that rests on, in words
+//	 "runtime": [observe.Runtime, ...]} each app process at the end of the cell: eventlet's greenlet
+//	                                    mapped, native threads, of them started by the app
 type Findings struct {
 	Heartbeat           *int            `json:"heartbeat_s"`
 	ConnsBefore         int             `json:"conns_before"`
@@ -118,6 +123,11 @@ type Findings struct {
 	ProbeExtraLatencyMs float64         `json:"probe_extra_latency_ms"`
 	Evidence            []observe.Event `json:"evidence"`
 	EvidenceOmitted     int             `json:"evidence_omitted,omitempty"`
+	// Patched, PatchedBasis and Runtime are the observed monkey-patching (patched.go); they
+	// are set beside the verdict, which does not depend on them.
+	Patched      string            `json:"patched"`
+	PatchedBasis string            `json:"patched_basis,omitempty"`
+	Runtime      []observe.Runtime `json:"runtime,omitempty"`
 }
 
 // maxEvidence keeps a verdict readable; the timeline has every line.
