@@ -71,7 +71,8 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 			s.Spikes, s.SpikesCold, s.SpikesConcurrent, s.SpikesUnexplained)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nCLIENT: the load balancer's view (connect to last byte); APP: X-App-Time-Us; APACHE: %D from the access log;")
+	fmt.Fprintln(w, "\nThe cell's configuration: the columns up to SPARE (PRELOAD and SPARE as requested). Observed: the others.")
+	fmt.Fprintln(w, "CLIENT: the load balancer's view (connect to last byte); APP: X-App-Time-Us; APACHE: %D from the access log;")
 	fmt.Fprintln(w, "GAP: client p99 - app p99. A cold start is a process loading the app (mod_wsgi's \"Loading Python script")
 	fmt.Fprintln(w, "file\" line of that PID) while a request it serves waits; BESIDE: a spike during a load it did not wait for")
 	fmt.Fprintln(w, "itself (CPU taken by the import, or queued in the listen backlog while the children were loading).")
