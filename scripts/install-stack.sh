@@ -8,9 +8,10 @@ set -euo pipefail
 pkgs=(apache2 apache2-utils libapache2-mod-wsgi-py3 rabbitmq-server
       python3-eventlet python3-oslo.messaging python3-oslo.config
       uwsgi-core uwsgi-plugin-python3 gunicorn iproute2 procps curl
-      chromium fonts-dejavu-core)
+      chromium fonts-dejavu-core iptables)
 # chromium (headless) opens the HTML reports in the tests of internal/htmlreport; a font so
-# that the report's text renders in its screenshots.
+# that the report's text renders in its screenshots. iptables: the failover scenario's blackhole
+# and reset faults (a DROP / REJECT rule on lo, scoped to one private broker's AMQP port).
 if [ "${1:-}" = "--with-peers" ]; then
   pkgs+=(nginx-light wrk hey util-linux)
 fi
