@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"wsgilab/internal/observe"
 	"wsgilab/internal/server"
 )
 
@@ -48,6 +49,11 @@ func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, erro
 		return nil, err
 	}
 	return s, nil
+}
+
+// Log is Apache's error log under c.Dir.
+func (Launcher) Log(c server.Config) observe.LogFile {
+	return observe.LogFile{Path: config(c).errorLog(), Source: Kind, Format: observe.FormatApache}
 }
 
 func config(c server.Config) Config {

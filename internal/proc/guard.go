@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -18,8 +19,13 @@ import (
 // it kills nothing. It only ever signals groups wsgilab started. "dir PATH" lines name the
 // temporary directories wsgilab made (run dirs, socket dirs), removed the same way; one
 // already removed by wsgilab's own teardown costs nothing; "keep PATH" takes one back.
+// "undo ID COMMAND" lines register a shell command that reverses a change wsgilab made outside
+// its processes (a firewall rule, a SIGSTOPped broker: internal/fault), "done ID" takes it back
+// once wsgilab has reversed the change itself; the guard runs the commands still registered
+// first, before it kills anything (a stopped process is continued before its group is killed).
 const guardScript = `g=""
 d=""
+u=""
 while read -r op id; do
   case "$op" in
     add) g="$g $id" ;;
@@ -27,8 +33,12 @@ while read -r op id; do
     dir) d="$d
 $id" ;;
     keep) d=$(printf "%s\n" "$d" | while IFS= read -r p; do [ "$p" = "$id" ] || printf "%s\n" "$p"; done) ;;
+    undo) u="$u
+$id" ;;
+    done) u=$(printf "%s\n" "$u" | while IFS= read -r l; do [ "${l%% *}" = "$id" ] || printf "%s\n" "$l"; done) ;;
   esac
 done
+printf "%s\n" "$u" | while IFS= read -r l; do [ -n "$l" ] && sh -c "${l#* }" </dev/null >/dev/null 2>&1; done
 for x in $g; do kill -KILL -"$x" 2>/dev/null; done
 sleep 0.2
 printf "%s\n" "$d" | while IFS= read -r p; do [ -n "$p" ] && rm -rf -- "$p"; done`
@@ -56,6 +66,23 @@ func KeepOnExit(dir string) {
 		return
 	}
 	guardLine("keep " + dir)
+}
+
+// undoSeq numbers the undo commands registered with UndoOnKill.
+var undoSeq atomic.Int64
+
+// UndoOnKill has the guard run command (one line of /bin/sh) if wsgilab is killed outright
+// before it calls the returned function; wsgilab undoes the change itself on every other exit
+// path and then calls it (calling it twice is harmless). A command with a newline is refused:
+// the guard reads one line per request.
+func UndoOnKill(command string) (done func(), err error) {
+	if command == "" || strings.ContainsAny(command, "\n\r") {
+		return nil, fmt.Errorf("guard: undo command %q: must be one non-empty line", command)
+	}
+	id := undoSeq.Add(1)
+	guardLine(fmt.Sprintf("undo u%d %s", id, command))
+	var once sync.Once
+	return func() { once.Do(func() { guardLine(fmt.Sprintf("done u%d", id)) }) }, nil
 }
 
 // guardTell sends one line to the guard, starting it on first use. A guard that cannot be

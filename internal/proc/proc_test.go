@@ -184,3 +184,68 @@ func TestGuardEndsGroupsWhenKilled(t *testing.T) {
 	os.RemoveAll(dir)
 	t.Fatalf("after their starter was killed: group %d members %v, temp dir %s still there?", pgid, GroupMembers(pgid), dir)
 }
+
+// wsgilab killed outright with changes registered through UndoOnKill: the guard runs the undo
+// command still registered and not the one whose change wsgilab had already undone (done). The
+// "wsgilab" is this test binary re-executed as a helper; the changes are files, the undos
+// write a second file each.
+func TestGuardUndoesWhenKilled(t *testing.T) {
+	if os.Getenv("WSGILAB_PROC_HELPER") == "undo" {
+		dir := os.Getenv("WSGILAB_PROC_DIR")
+		if _, err := UndoOnKill("touch " + filepath.Join(dir, "undone-by-guard")); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		done, err := UndoOnKill("touch " + filepath.Join(dir, "undone-twice"))
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		done() // wsgilab undid this one itself
+		done()
+		if _, err := UndoOnKill("two\nlines"); err == nil {
+			fmt.Println("error: a command of two lines was accepted")
+			os.Exit(1)
+		}
+		// A process group too, so that the guard's end (its groups killed) can be waited for.
+		p, err := Start("helper-group", exec.Command("sleep", "300"), "")
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println(p.PID)
+		select {} // until killed
+	}
+	dir := t.TempDir()
+	helper := exec.Command(os.Args[0], "-test.run=^TestGuardUndoesWhenKilled$")
+	helper.Env = append(os.Environ(), "WSGILAB_PROC_HELPER=undo", "WSGILAB_PROC_DIR="+dir)
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pgid int
+	if _, err := fmt.Fscan(out, &pgid); err != nil || pgid <= 0 {
+		helper.Process.Kill()
+		helper.Wait()
+		t.Fatalf("helper did not report its group: %v", err)
+	}
+	helper.Process.Kill() // SIGKILL
+	helper.Wait()
+	// The guard runs the undos before it kills the groups: once the group is gone, they ran.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(GroupMembers(pgid)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := GroupMembers(pgid); len(left) > 0 {
+		t.Fatalf("group %d still has %v", pgid, left)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "undone-by-guard")); err != nil {
+		t.Errorf("the registered undo did not run: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "undone-twice")); err == nil {
+		t.Error("the guard ran an undo that wsgilab had marked done")
+	}
+}

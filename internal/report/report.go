@@ -91,3 +91,13 @@ func ServerHeader(specs []runner.CellSpec) string {
 	}
 	return "MPM\tMODE"
 }
+
+// maxStartEvidenceLines is how many lines of a failed start's evidence a table shows.
+const maxStartEvidenceLines = 4
+
+// Verdict prints a cell's verdict line, "ID: KIND — reason", and the lines behind an ERROR it
+// got before its scenario could observe it (c.Evidence: the server's account of a failed start).
+func Verdict(w io.Writer, c *results.Cell) {
+	fmt.Fprintf(w, "\n%s: %s — %s\n", c.ID, c.Verdict.Kind, c.Verdict.Reason)
+	Evidence(w, c.Evidence, maxStartEvidenceLines, 0, results.CellFile(c.ID))
+}

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"wsgilab/internal/observe"
 	"wsgilab/internal/stats"
 )
 
@@ -119,7 +120,8 @@ type Verdict struct {
 //	 "verdict": Verdict,
 //	 "notes": ["..."],                     anything that went wrong around the measurement
 //	 "elapsed_s": 19.8,
-//	 "metrics": [stats.Series, ...]}       samples compare reads, e.g. {"name": "req/s", "unit": "req/s", "values": [...]}
+//	 "metrics": [stats.Series, ...],
+//	 "evidence": [observe.Event, ...]}     the server's lines behind a failed start       samples compare reads, e.g. {"name": "req/s", "unit": "req/s", "values": [...]}
 type Cell struct {
 	ID           string   `json:"id"`
 	Vhost        string   `json:"vhost,omitempty"`
@@ -135,6 +137,9 @@ type Cell struct {
 	Verdict      Verdict  `json:"verdict"`
 	Notes        []string `json:"notes,omitempty"`
 	Elapsed      float64  `json:"elapsed_s"`
+	// Evidence are the log lines behind an ERROR a cell got before its scenario could observe
+	// it (the server's or the app's own account of a failed start).
+	Evidence []observe.Event `json:"evidence,omitempty"`
 	// Metrics are the cell's samples, one value per repetition, that `wsgilab compare` reads
 	// (any scenario may give its cells series; cells are paired by id, series by name).
 	Metrics []stats.Series `json:"metrics,omitempty"`

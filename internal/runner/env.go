@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"wsgilab/internal/broker"
+	"wsgilab/internal/observe"
 	"wsgilab/internal/results"
 	"wsgilab/internal/stack"
 )
@@ -97,6 +99,10 @@ func (e *Env) StartStack(ctx context.Context, c Cell, o stack.Options, base *res
 	base.StartupMs = Millis(time.Since(began))
 	if err != nil {
 		base.Fail(fmt.Errorf("setup failed: %w", err))
+		var se *stack.StartError
+		if errors.As(err, &se) {
+			base.Evidence = startEvidence(se.Log)
+		}
 		deleteVhost(ctx, vhost)
 		return nil
 	}
@@ -120,4 +126,24 @@ func deleteVhost(ctx context.Context, v *broker.Vhost) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	v.Delete(dctx)
+}
+
+// maxStartEvidence keeps a failed start's evidence readable: the last lines are the ones that say
+// why (the server's log has them all).
+const maxStartEvidence = 8
+
+// startEvidence is what a failed start's server log says went wrong: its lines that match a
+// signature rule other than context (a worker timed out or died, the app raised), the last ones.
+func startEvidence(lf observe.LogFile) []observe.Event {
+	events, _ := observe.ReadEvents(lf, observe.Rules)
+	var out []observe.Event
+	for _, e := range events {
+		if e.Kind != observe.KindInfo {
+			out = append(out, e)
+		}
+	}
+	if len(out) > maxStartEvidence {
+		out = out[len(out)-maxStartEvidence:]
+	}
+	return out
 }

@@ -129,6 +129,9 @@ func (m *Master) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return m.failure(fmt.Sprintf("the service never answered GET %s%s before the start's deadline (last: %s)", m.URL(), path, last))
+			}
 			return m.failure(fmt.Sprintf("waiting for %s%s: %v (last: %s)", m.URL(), path, ctx.Err(), last))
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -152,24 +155,25 @@ func (m *Master) logBytes() []byte {
 
 // AppException is the last Python exception of a traceback in log, as "Type: message", or ""
 // when there is none: a traceback's frames are indented, and the first unindented line after
-// "Traceback (most recent call last):" is the exception.
+// "Traceback (most recent call last):" is the exception. A SystemExit is a server ending a
+// worker (gunicorn aborts one that timed out that way), not the app failing: it is skipped.
 func AppException(log []byte) string {
 	lines := strings.Split(string(log), "\n")
-	last := -1
+	found := ""
 	for i, l := range lines {
-		if strings.HasPrefix(strings.TrimSpace(l), "Traceback (most recent call last):") {
-			last = i
+		if !strings.HasPrefix(strings.TrimSpace(l), "Traceback (most recent call last):") {
+			continue
+		}
+		for _, e := range lines[i+1:] {
+			if e != "" && !strings.HasPrefix(e, " ") {
+				if e = strings.TrimSpace(e); !strings.HasPrefix(e, "SystemExit") {
+					found = e
+				}
+				break
+			}
 		}
 	}
-	if last < 0 {
-		return ""
-	}
-	for _, l := range lines[last+1:] {
-		if l != "" && !strings.HasPrefix(l, " ") {
-			return strings.TrimSpace(l)
-		}
-	}
-	return ""
+	return found
 }
 
 func tail(b []byte, n int) string {

@@ -122,6 +122,9 @@ type Launcher interface {
 	// ReadyPath. On any error nothing it started is left running; an app that fails to import
 	// is reported with its exception.
 	Start(ctx context.Context, c Config) (Server, error)
+	// Log is where a server started with c writes its log, and its format: what a cell that
+	// failed to start shows as evidence.
+	Log(c Config) observe.LogFile
 }
 
 // NewClient is the HTTP client for wsgilab's own requests to a cell (readiness, /status,
@@ -139,8 +142,8 @@ func NewClient(timeout time.Duration) *http.Client {
 // ("-" when absent). It is Apache's `%h %t "%r" %>s %b %D %P %{X-Pid}o %{X-App-Time-Us}o`.
 const AccessLogFields = "client time request status bytes micros pid x-pid x-app-time-us"
 
-// LogFile is how observe reads a server's log: the file, labelled with the server's name, in
-// its format.
+// LogFile is how observe reads a running server's log: the file, labelled with the server's
+// name, in its format.
 func LogFile(s Server) observe.LogFile {
 	return observe.LogFile{Path: s.Log(), Source: s.Kind(), Format: s.LogFormat()}
 }

@@ -167,6 +167,17 @@ func (o Options) env(transportURL string) []string {
 	return append(env, o.Env...)
 }
 
+// StartError is a cell that did not come up once its server had been started: the error, and
+// the server's log, where the server and the app said why (a worker that timed out, an
+// exception at import).
+type StartError struct {
+	Err error
+	Log observe.LogFile
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
 // StartupPhases are the ends of a cell's start-up phases, measured from the start of Start
 // (the conductor starts in parallel with Apache).
 type StartupPhases struct {
@@ -273,6 +284,12 @@ func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *
 	// "/" never touches the broker; for the fake service readiness proper is the /call below.
 	sc := server.Config{Dir: filepath.Join(dir, l.Kind()), Port: port, AppPath: c.AppPath, Env: env, ReadyPath: "/",
 		Options: o.Options}
+	// From here on a failure has the server's log as evidence.
+	defer func() {
+		if err != nil {
+			err = &StartError{Err: err, Log: l.Log(sc)}
+		}
+	}()
 	c.Server, err = l.Start(ctx, sc)
 	if err != nil {
 		return nil, err

@@ -78,7 +78,7 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 	fmt.Fprintln(w, "itself (CPU taken by the import, or queued in the listen backlog while the children were loading).")
 
 	for _, c := range cells {
-		fmt.Fprintf(w, "\n%s: %s — %s\n", c.ID, c.Verdict.Kind, c.Verdict.Reason)
+		report.Verdict(w, &c.Cell)
 		s := c.Spikes
 		if s == nil || len(s.Bursts) == 0 {
 			continue

@@ -97,6 +97,11 @@ application = _mod.application
 // StopGrace is how long gunicorn gets after SIGINT (its quick shutdown).
 var StopGrace = 5 * time.Second
 
+// Log is the server's log under c.Dir: its output, with the workers' and the app's stderr.
+func (Launcher) Log(c server.Config) observe.LogFile {
+	return observe.LogFile{Path: filepath.Join(c.Dir, "gunicorn.log"), Source: Kind, Format: observe.FormatGunicorn}
+}
+
 // Start starts gunicorn with c; its log (the arbiter's and workers' lines, the app's stderr) is
 // <Dir>/gunicorn.log, the requests <Dir>/access.log.
 func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, error) {
@@ -129,7 +134,7 @@ func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, erro
 	}
 	args = append(args, "wsgilab_app:application")
 	m, err := server.StartMaster(ctx, c, server.MasterSpec{
-		Kind: Kind, Cmd: exec.Command(Binary, args...), Log: filepath.Join(c.Dir, "gunicorn.log"), AccessLog: access,
+		Kind: Kind, Cmd: exec.Command(Binary, args...), Log: Launcher{}.Log(c).Path, AccessLog: access,
 		Format: observe.FormatGunicorn, StopSignal: syscall.SIGINT, StopGrace: StopGrace, Loaded: loaded,
 	})
 	if err != nil {

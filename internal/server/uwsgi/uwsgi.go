@@ -77,6 +77,11 @@ const logFormat = `%(addr) [%(ltime)] "%(method) %(uri) %(proto)" %(status) %(si
 // StopGrace is how long uWSGI gets to bury its workers after SIGINT.
 var StopGrace = 5 * time.Second
 
+// Log is the server's log under c.Dir: its output, with the workers' and the app's stderr.
+func (Launcher) Log(c server.Config) observe.LogFile {
+	return observe.LogFile{Path: filepath.Join(c.Dir, "uwsgi.log"), Source: Kind, Format: observe.FormatUWSGI}
+}
+
 // Start starts uWSGI with c; its log (stderr, the workers' and the app's too, and the requests)
 // is <Dir>/uwsgi.log.
 func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, error) {
@@ -110,7 +115,7 @@ func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, erro
 		}
 		args = append(args, "--uid", server.RunUser, "--gid", server.RunGroup)
 	}
-	log := filepath.Join(c.Dir, "uwsgi.log")
+	log := Launcher{}.Log(c).Path
 	m, err := server.StartMaster(ctx, c, server.MasterSpec{
 		Kind: Kind, Cmd: exec.Command(Binary, args...), Log: log, AccessLog: log,
 		Format: observe.FormatUWSGI, StopSignal: syscall.SIGINT, StopGrace: StopGrace, Loaded: loaded,
