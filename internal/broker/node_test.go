@@ -73,6 +73,10 @@ func TestPrivateNodeLayout(t *testing.T) {
 			t.Errorf("no %s among the node's processes %v", want, comms)
 		}
 	}
+	// The VM a fault freezes is beam.smp itself, not a script that started it.
+	if c := commsOf([]int{b.VMPID()}); c["beam.smp"] != 1 {
+		t.Errorf("VMPID %d is %v, want beam.smp", b.VMPID(), c)
+	}
 }
 
 // Two runs at once must not collide: names, ports, dirs, epmd. Both are started and stopped
