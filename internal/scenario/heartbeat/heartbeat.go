@@ -166,13 +166,13 @@ func (p *Plan) specs() []runner.CellSpec {
 		return p.Specs
 	}
 	out := p.Matrix.Specs()
-	m := p.Matrix
-	if p.Controls && len(m.MPMs) > 0 && len(m.Modes) > 0 {
-		out = append(out,
-			runner.CellSpec{MPM: m.MPMs[0], Mode: m.Modes[0], Heartbeat: "green", MonkeyPatch: false,
-				Control: "no eventlet.monkey_patch()"},
-			runner.CellSpec{MPM: m.MPMs[0], Mode: m.Modes[0], Heartbeat: "off", MonkeyPatch: true, TCPKeepalive: true,
-				Control: "heartbeat off, TCP keepalive"})
+	if p.Controls && len(out) > 0 {
+		// On the first configuration of the matrix.
+		first := out[0]
+		noPatch, keepalive := first, first
+		noPatch.Heartbeat, noPatch.MonkeyPatch, noPatch.Control = "green", false, "no eventlet.monkey_patch()"
+		keepalive.Heartbeat, keepalive.TCPKeepalive, keepalive.Control = "off", true, "heartbeat off, TCP keepalive"
+		out = append(out, noPatch, keepalive)
 	}
 	return out
 }
@@ -188,10 +188,12 @@ func (p *Plan) Cells() []runner.Cell {
 // knobs sizes the stack of a heartbeat cell so that every configuration has a small, fixed
 // number of processes running the app (two), which the warm-up can reach for certain: prefork
 // with no spare-server churn, worker/event with two children, daemon mode with the user's
-// processes x threads.
+// processes x threads, two uWSGI or gunicorn workers (two threads each for gthread).
 func (p *Plan) knobs(spec runner.CellSpec) stack.Options {
 	o := p.Base
-	o.MPM, o.Mode, o.Heartbeat = spec.MPM, spec.Mode, spec.Heartbeat
+	processes, threads := o.Processes, o.Threads
+	o.Options = spec.ServerOptions()
+	o.Heartbeat = spec.Heartbeat
 	o.MonkeyPatch = spec.MonkeyPatch
 	o.HeartbeatTimeout, o.HeartbeatRate = p.Timeout, p.Rate
 	if spec.Heartbeat == "off" {
@@ -200,6 +202,18 @@ func (p *Plan) knobs(spec runner.CellSpec) stack.Options {
 	if spec.TCPKeepalive && o.TCPKeepalive == 0 {
 		o.TCPKeepalive = 5
 	}
+	if !spec.IsApache() {
+		// Two workers, as many threads as the worker class runs: the warm-up reaches both.
+		o.Processes, o.Threads = processes, threads
+		if o.Processes == 0 {
+			o.Processes = 2
+		}
+		if o.Threads == 0 && spec.Worker == "gthread" {
+			o.Threads = 2
+		}
+		return o
+	}
+	o.Processes, o.Threads = processes, threads
 	switch spec.MPM {
 	case "prefork":
 		o.StartServers, o.MinSpareServers, o.MaxSpareServers = 2, 2, 2

@@ -7,6 +7,7 @@ import (
 
 	"wsgilab/internal/report"
 	"wsgilab/internal/results"
+	"wsgilab/internal/runner"
 )
 
 // maxEvidenceLines is how many evidence lines the text report shows per cell; the JSON has
@@ -17,7 +18,11 @@ func writeTable(w io.Writer, run *results.Run, p Plan, cells []CellResult) {
 	fmt.Fprintf(w, "wsgilab run %s: %d cells, %s, heartbeat timeout %ds, idle %.0fs, %.0fs in all\n\n",
 		run.Scenario, len(cells), report.BrokerLabel(run), p.Timeout, p.Idle().Seconds(), run.Elapsed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CELL\tMPM\tMODE\tHEARTBEAT\tPATCHED\tVERDICT\tDROP AFTER\tCONNS BEFORE->AFTER\tRECONNECTS\tCLIENT ERRORS\tPROBE MAX (EXTRA)")
+	specs := make([]runner.CellSpec, len(cells))
+	for i, c := range cells {
+		specs[i] = c.Spec
+	}
+	fmt.Fprintln(tw, "CELL\t"+report.ServerHeader(specs)+"\tHEARTBEAT\tPATCHED\tVERDICT\tDROP AFTER\tCONNS BEFORE->AFTER\tRECONNECTS\tCLIENT ERRORS\tPROBE MAX (EXTRA)")
 	for _, c := range cells {
 		f := c.Findings
 		hb := c.Spec.Heartbeat
@@ -36,7 +41,8 @@ func writeTable(w io.Writer, run *results.Run, p Plan, cells []CellResult) {
 		if c.Verdict.Kind != results.Error || c.Probe.Requests > 0 {
 			conns = fmt.Sprintf("%d->%d", f.ConnsBefore, f.ConnsAfter)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.ID, c.Spec.MPM, c.Spec.Mode, hb,
+		srv, workers := c.Spec.Columns()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.ID, srv, workers, hb,
 			patchedColumn(c), c.Verdict.Kind, drop, conns, f.Reconnects, f.ClientErrors, probe)
 	}
 	tw.Flush()
@@ -46,7 +52,7 @@ func writeTable(w io.Writer, run *results.Run, p Plan, cells []CellResult) {
 
 	fmt.Fprintln(w, "\nEvidence:")
 	for _, c := range cells {
-		fmt.Fprintf(w, "\n%s: %s — %s\n", c.ID, c.Verdict.Kind, c.Verdict.Reason)
+		report.Verdict(w, &c.Cell)
 		report.Evidence(w, c.Findings.Evidence, maxEvidenceLines, c.Findings.EvidenceOmitted, results.CellFile(c.ID))
 	}
 }
