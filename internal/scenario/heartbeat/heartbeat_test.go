@@ -26,6 +26,7 @@ func TestHeartbeatOnRealStack(t *testing.T) {
 	t.Run("runs", func(t *testing.T) {
 		t.Run("matrix", func(t *testing.T) { t.Parallel(); testMatrix(t, work) })
 		t.Run("shards", func(t *testing.T) { t.Parallel(); testShards(t, work) })
+		t.Run("servers", func(t *testing.T) { t.Parallel(); testServers(t, work) })
 	})
 	testsupport.AssertNothingLeft(t, work)
 }
@@ -247,4 +248,44 @@ func TestHeartbeatCellWithBrokenApp(t *testing.T) {
 	}
 	os.RemoveAll(filepath.Dir(c.Dir))
 	testsupport.AssertNothingLeft(t, work)
+}
+
+// The same service under uWSGI and gunicorn: uWSGI without Python threads starves even the
+// native heartbeat thread (the cell drops, and uWSGI's own startup line says threads are off),
+// with them the native heartbeat keeps the connections; gunicorn's sync worker waits for
+// connections in eventlet's patched select, so the hub runs and even the green heartbeat does.
+func testServers(t *testing.T, work string) {
+	plan := DefaultPlan()
+	plan.Timeout, plan.Parallel = 2, 3
+	plan.Specs = []runner.CellSpec{
+		{Server: "uwsgi", Threads: false, Heartbeat: "pthread", MonkeyPatch: true},
+		{Server: "uwsgi", Threads: true, Heartbeat: "pthread", MonkeyPatch: true},
+		{Server: "gunicorn", Worker: "sync", Heartbeat: "green", MonkeyPatch: true},
+	}
+	out := t.TempDir()
+	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{OutDir: out, WorkDir: work})
+	want := map[string]string{"uwsgi-nothreads-pthread": Dropped, "uwsgi-threads-pthread": Stable, "gunicorn-sync-green": Stable}
+	for _, r := range outcome.Cells {
+		c := r.(*CellResult)
+		t.Logf("%s (%s): %s (%s)", c.ID, c.Loaded, c.Verdict.Kind, c.Verdict.Reason)
+		if c.Verdict.Kind != want[c.ID] {
+			t.Errorf("%s: %s, want %s", c.ID, c.Verdict.Kind, want[c.ID])
+		}
+		if c.AppProcesses != 2 || len(c.Warmup.PIDs) != 2 || c.Server != c.Spec.Server {
+			t.Errorf("%s: server %q, %d app processes, warm-up reached %v", c.ID, c.Server, c.AppProcesses, c.Warmup.PIDs)
+		}
+		if c.Spec.Server == "uwsgi" && !strings.Contains(c.Loaded, map[bool]string{true: "Python threads on", false: "Python threads off"}[c.Spec.Threads]) {
+			t.Errorf("%s: uWSGI's own account %q does not say whether Python threads run", c.ID, c.Loaded)
+		}
+	}
+	// The dropped uWSGI cell's evidence is the broker's close and the app's own lines in uWSGI's log.
+	drop := outcome.Cells[0].(*CellResult)
+	sources := map[string]bool{}
+	for _, e := range drop.Findings.Evidence {
+		sources[e.Source+" "+string(e.Kind)] = true
+		sources[e.Source+" "+e.Rule] = true
+	}
+	if !sources["broker missed_heartbeats"] || !sources["uwsgi drop"] {
+		t.Errorf("%s: evidence %v, want the broker's missed-heartbeats close and the app's own drop line from uWSGI's log", drop.ID, sources)
+	}
 }
