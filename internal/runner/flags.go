@@ -40,7 +40,7 @@ func MatrixFlags(fs *pflag.FlagSet, mpm, mode, heartbeat string) func() (Matrix,
 		for srv, flags := range owners {
 			for _, f := range flags {
 				if fs.Changed(f) && !slices.Contains(m.Servers, srv) {
-					return m, fmt.Errorf("--%s is a %s option, and --server does not include %s", f, srv, srv)
+					return m, fmt.Errorf("--%s is %s %s option, and --server does not include %s", f, article(srv), srv, srv)
 				}
 			}
 		}
@@ -134,4 +134,11 @@ func ServiceFlags(fs *pflag.FlagSet, d ServiceDefaults) func() (stack.Options, e
 		}
 		return o, nil
 	}
+}
+
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
