@@ -134,6 +134,9 @@ func Check(plan Plan, o Options) ([]Cell, error) {
 	if err := broker.CheckURLs(o.BrokerURL, o.ManagementURL); err != nil {
 		return nil, err
 	}
+	if cellBrokers(plan) && o.BrokerURL != "" {
+		return nil, errors.New("--broker: this scenario's cells each start a private broker node of their own (a cell breaks its broker), so an existing broker cannot be used")
+	}
 	if err := checkOutDir(o.OutDir); err != nil {
 		return nil, err
 	}
@@ -229,6 +232,8 @@ func Run(ctx context.Context, scenario string, plan Plan, o Options) (*Outcome, 
 	env.Broker = o.Broker
 	switch {
 	case env.Broker != nil:
+	case cellBrokers(plan):
+		// Each cell starts its own node (Env.PrivateBroker): a shared one would go unused.
 	case o.BrokerURL != "":
 		env.Broker, err = broker.Existing(o.BrokerURL, o.ManagementURL)
 	default:
@@ -238,7 +243,7 @@ func Run(ctx context.Context, scenario string, plan Plan, o Options) (*Outcome, 
 	if err != nil {
 		return nil, err
 	}
-	if o.Broker == nil {
+	if o.Broker == nil && env.Broker != nil {
 		defer env.Broker.Stop()
 	}
 
@@ -255,10 +260,12 @@ func Run(ctx context.Context, scenario string, plan Plan, o Options) (*Outcome, 
 		}
 	}
 
-	b := env.Broker
 	rec := &results.Run{Kind: results.RunKind, Scenario: scenario, ID: id, Start: start,
-		Broker: results.Broker{Private: b.Private(), ManagementURL: b.ManagementURL(), AMQPPort: b.AMQPPort,
-			StartupMs: Millis(b.StartupTime), Log: b.LogPath}}
+		Broker: results.Broker{Private: true}} // a node per cell: each cell records its own
+	if b := env.Broker; b != nil && !cellBrokers(plan) {
+		rec.Broker = results.Broker{Private: b.Private(), ManagementURL: b.ManagementURL(), AMQPPort: b.AMQPPort,
+			StartupMs: Millis(b.StartupTime), Log: b.LogPath}
+	}
 	if o.Shard.Count > 0 {
 		rec.Shard = &results.Shard{Index: o.Shard.Index, Count: o.Shard.Count, Matrix: ids(plan.Cells())}
 	}
