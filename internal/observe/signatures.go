@@ -84,6 +84,14 @@ var Rules = []Rule{
 	{"consume_failed", SideClient, KindError,
 		regexp.MustCompile(`Failed to consume message from queue: (?P<error>.*)`),
 		"impl_rabbit: a consumer (RPC reply queue) lost its connection"},
+	{"messaging_timeout", SideClient, KindError,
+		regexp.MustCompile(`MessagingTimeout: Timed out waiting for a reply to message ID (?P<error>\w+)`),
+		"oslo.messaging: an RPC call got no reply within its timeout (the last line of the app's traceback; " +
+			"seed 002's failure pattern: \"Timed out waiting for a reply\" everywhere)"},
+	{"duplicate_message", SideClient, KindError,
+		regexp.MustCompile(`ignoring duplicate message (?P<error>\S+)`),
+		"oslo.messaging's RPC server (the conductor) got a message whose unique id it had just processed: " +
+			"a redelivery after a lost acknowledgement, dropped by the driver's own duplicate check"},
 	{"process_forked_after_connection", SideClient, KindError,
 		regexp.MustCompile(`Process forked after connection established!`),
 		"impl_rabbit: a connection opened before fork is shared by children (preloading the app in the Apache parent)"},

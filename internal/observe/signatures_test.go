@@ -50,6 +50,12 @@ func TestRules(t *testing.T) {
 			"publish_failed", EventFields{Error: "[Errno 104] Connection reset by peer"}},
 		{SideClient, "[-] Failed to consume message from queue: Queue.declare: (404) NOT_FOUND",
 			"consume_failed", EventFields{Error: "Queue.declare: (404) NOT_FOUND"}},
+		// The last line of the fake app's traceback when /call times out, and the conductor's
+		// line for a redelivered cast (amqpdriver.py 14.0.3: casts have no msg_id, "None").
+		{SideClient, "oslo_messaging.exceptions.MessagingTimeout: Timed out waiting for a reply to message ID 5b6ab6a1e23e4f8e8f0d4a1f38f3c3bb",
+			"messaging_timeout", EventFields{Error: "5b6ab6a1e23e4f8e8f0d4a1f38f3c3bb"}},
+		{SideClient, "[-] ignoring duplicate message None",
+			"duplicate_message", EventFields{Error: "None"}},
 		{SideClient, "[-] Process forked after connection established! This can result in unpredictable behavior. See: https://docs.openstack.org/oslo.messaging/latest/reference/transport.html",
 			"process_forked_after_connection", EventFields{}},
 		{SideClient, "[-] Heartbeat support requested but it is not supported by the kombu driver or the broker",
