@@ -250,3 +250,26 @@ func LogLine(log []byte, marker string) string {
 	}
 	return string(log[start : i+end])
 }
+
+// HasApacheKnobs says o sets one of Apache's MPM or mod_wsgi knobs, which a server that is not
+// Apache would silently ignore.
+func HasApacheKnobs(o Options) bool {
+	return o.MPM != "" || o.Mode != "" || o.StartServers != 0 || o.MinSpareServers != 0 || o.MaxSpareServers != 0 ||
+		o.MinSpareThreads != 0 || o.MaxSpareThreads != 0 || o.MaxRequestWorkers != 0 || o.ServerLimit != 0 ||
+		o.ThreadsPerChild != 0 || o.MaxConnectionsPerChild != 0 || o.InactivityTimeout != 0
+}
+
+// PrepareDir makes a server's directory, one www-data can enter: the workers run as www-data
+// when wsgilab runs as root (and then args get the server's option to switch to it).
+func PrepareDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		return CheckTraversable(dir)
+	}
+	return nil
+}

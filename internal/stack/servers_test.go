@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,27 +40,13 @@ func TestOtherServers(t *testing.T) {
 		{"gunicorn-sync-preload", server.Options{Server: "gunicorn", Processes: 2, Preload: true},
 			[]string{"sync workers", "app imported in the arbiter before the fork"}, "gunicorn:"},
 	}
-	cells := make([]*Cell, len(cases))
-	errs := make([]error, len(cases))
-	var wg sync.WaitGroup
+	opts := make([]Options, len(cases))
+	names := make([]string, len(cases))
 	for i, cc := range cases {
-		o := Options{Options: cc.o, MonkeyPatch: true, Heartbeat: "pthread", HeartbeatTimeout: 30}
-		vhost := testsupport.Vhost(t, "test-"+cc.name)
-		dir := testsupport.Dir(t)
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-			defer cancel()
-			cells[i], errs[i] = Start(ctx, dir, vhost, o)
-		})
+		opts[i] = Options{Options: cc.o, MonkeyPatch: true, Heartbeat: "pthread", HeartbeatTimeout: 30}
+		names[i] = cc.name
 	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, c := range cells {
-			if c != nil {
-				c.Stop()
-			}
-		}
-	})
+	cells, errs := startAll(t, names, opts)
 	for i, cc := range cases {
 		t.Run(cc.name, func(t *testing.T) {
 			if errs[i] != nil {

@@ -99,31 +99,18 @@ func TestCellsEveryMPMAndMode(t *testing.T) {
 		}
 		return n
 	}
-	cells := make([]*Cell, len(cases))
-	errs := make([]error, len(cases))
-	var wg sync.WaitGroup
+	opts := make([]Options, len(cases))
+	names := make([]string, len(cases))
 	for i, cc := range cases {
 		o := Options{Options: server.Options{MPM: cc.mpm, Mode: cc.mode, Processes: cc.processes, Threads: cc.threads, Preload: cc.mode == "daemon"}, MonkeyPatch: cc.monkeyPatch, Heartbeat: cc.heartbeat, HeartbeatTimeout: 30}
 		if cc.mpm == "prefork" {
 			// Fewer idle children: less start-up work for two cores running six cells.
 			o.StartServers, o.MinSpareServers, o.MaxSpareServers = 2, 1, 2
 		}
-		vhost := testsupport.Vhost(t, "test-"+name(cc))
-		dir := testsupport.Dir(t)
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-			defer cancel()
-			cells[i], errs[i] = Start(ctx, dir, vhost, o)
-		})
+		opts[i], names[i] = o, name(cc)
 	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, c := range cells {
-			if c != nil {
-				c.Stop()
-			}
-		}
-	})
+	cells, errs := startAll(t, names, opts)
+	var wg sync.WaitGroup
 
 	for i, cc := range cases {
 		t.Run(name(cc), func(t *testing.T) {
@@ -386,4 +373,30 @@ func TestPreloadedDaemonsAllLoadedWhenReady(t *testing.T) {
 	if daemons != 3 {
 		t.Fatalf("%d daemon processes, want 3", daemons)
 	}
+}
+
+// startAll starts one cell per options at once, each on its own vhost and directory, and
+// stops those still running when the test ends.
+func startAll(t *testing.T, names []string, opts []Options) ([]*Cell, []error) {
+	cells := make([]*Cell, len(opts))
+	errs := make([]error, len(opts))
+	var wg sync.WaitGroup
+	for i, o := range opts {
+		vhost := testsupport.Vhost(t, "test-"+names[i])
+		dir := testsupport.Dir(t)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			defer cancel()
+			cells[i], errs[i] = Start(ctx, dir, vhost, o)
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range cells {
+			if c != nil {
+				c.Stop()
+			}
+		}
+	})
+	return cells, errs
 }

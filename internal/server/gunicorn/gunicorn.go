@@ -43,9 +43,7 @@ func (Launcher) Kind() string { return Kind }
 func (Launcher) Check(o server.Options) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if o.MPM != "" || o.Mode != "" || o.StartServers != 0 || o.MinSpareServers != 0 || o.MaxSpareServers != 0 ||
-		o.MinSpareThreads != 0 || o.MaxSpareThreads != 0 || o.MaxRequestWorkers != 0 || o.ServerLimit != 0 ||
-		o.ThreadsPerChild != 0 || o.MaxConnectionsPerChild != 0 || o.InactivityTimeout != 0 {
+	if server.HasApacheKnobs(o) {
 		bad("the Apache MPM and mod_wsgi mode options do not apply to gunicorn")
 	}
 	if o.EnableThreads || o.LazyApps {
@@ -105,10 +103,7 @@ func (Launcher) Log(c server.Config) observe.LogFile {
 // Start starts gunicorn with c; its log (the arbiter's and workers' lines, the app's stderr) is
 // <Dir>/gunicorn.log, the requests <Dir>/access.log.
 func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, error) {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(c.Dir, 0o755); err != nil {
+	if err := server.PrepareDir(c.Dir); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(c.Dir, "wsgilab_app.py"), []byte(fmt.Sprintf(shim, c.AppPath)), 0o644); err != nil {
@@ -127,9 +122,6 @@ func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, erro
 		args = append(args, "--preload")
 	}
 	if os.Geteuid() == 0 {
-		if err := server.CheckTraversable(c.Dir); err != nil {
-			return nil, err
-		}
 		args = append(args, "--user", server.RunUser, "--group", server.RunGroup)
 	}
 	args = append(args, "wsgilab_app:application")

@@ -43,9 +43,7 @@ func (Launcher) Kind() string { return Kind }
 func (Launcher) Check(o server.Options) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if o.MPM != "" || o.Mode != "" || o.StartServers != 0 || o.MinSpareServers != 0 || o.MaxSpareServers != 0 ||
-		o.MinSpareThreads != 0 || o.MaxSpareThreads != 0 || o.MaxRequestWorkers != 0 || o.ServerLimit != 0 ||
-		o.ThreadsPerChild != 0 || o.MaxConnectionsPerChild != 0 || o.InactivityTimeout != 0 {
+	if server.HasApacheKnobs(o) {
 		bad("the Apache MPM and mod_wsgi mode options do not apply to uWSGI")
 	}
 	if o.Worker != "" {
@@ -85,10 +83,7 @@ func (Launcher) Log(c server.Config) observe.LogFile {
 // Start starts uWSGI with c; its log (stderr, the workers' and the app's too, and the requests)
 // is <Dir>/uwsgi.log.
 func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, error) {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(c.Dir, 0o755); err != nil {
+	if err := server.PrepareDir(c.Dir); err != nil {
 		return nil, err
 	}
 	args := []string{"--plugin", "python3", "--http-socket", "127.0.0.1:" + strconv.Itoa(c.Port),
@@ -110,9 +105,6 @@ func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, erro
 		args = append(args, "--lazy-apps")
 	}
 	if os.Geteuid() == 0 {
-		if err := server.CheckTraversable(c.Dir); err != nil {
-			return nil, err
-		}
 		args = append(args, "--uid", server.RunUser, "--gid", server.RunGroup)
 	}
 	log := Launcher{}.Log(c).Path
