@@ -100,7 +100,7 @@ func Instant(kind string) bool { return kind == Reset }
 // JSON:
 //
 //	{"kind": "blackhole",
-//	 "start": "...",              when the break took effect (restart: the node's listener was gone)
+//	 "start": "...",              when the break took effect (restart: the node closed a connection or its listener)
 //	 "end": "...",                when the path was back (restart: the listener was back); = start for reset
 //	 "inject_ms": 12.5,           how long injecting took (restart: rabbitmqctl stop_app)
 //	 "undo_ms": 9.8,              how long undoing took (restart: rabbitmqctl start_app)

@@ -20,7 +20,7 @@ type restart struct {
 	stopped bool
 }
 
-// listenPoll is how often the node's listener is looked for while rabbitmqctl works: the
+// listenPoll is how often the node's port is looked at while rabbitmqctl works: the
 // command itself takes a second or more (it boots an Erlang VM of its own), so its return is
 // a poor clock for when the node actually stopped or started listening.
 const listenPoll = 20 * time.Millisecond
@@ -29,7 +29,20 @@ func (r *restart) Inject(ctx context.Context) (time.Time, string, error) {
 	r.mu.Lock()
 	r.stopped = true
 	r.mu.Unlock()
-	gone := watchListener(ctx, r.b.AMQPPort, false)
+	// The node closes its clients' connections and stops its listener within a few ms of each
+	// other; the first of the two is when the fault struck.
+	_, before := brokerSide(r.b.AMQPPort)
+	gone := watch(ctx, r.b.AMQPPort, func(listen bool, conns map[uint64]bool) bool {
+		if !listen {
+			return true
+		}
+		for ino := range before {
+			if !conns[ino] {
+				return true
+			}
+		}
+		return false
+	})
 	err := r.ctl(ctx, "stop_app")
 	t := gone()
 	if err != nil {
@@ -44,7 +57,7 @@ func (r *restart) Undo(ctx context.Context) (time.Time, error) {
 	if !r.stopped {
 		return time.Now(), nil
 	}
-	back := watchListener(ctx, r.b.AMQPPort, true)
+	back := watch(ctx, r.b.AMQPPort, func(listen bool, _ map[uint64]bool) bool { return listen })
 	err := r.ctl(ctx, "start_app")
 	t := back()
 	if err != nil {
@@ -66,21 +79,22 @@ func (r *restart) ctl(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// watchListener polls, from now on, whether something listens on 127.0.0.1:port, and returns
-// a function that stops polling and returns the first moment the listener's presence was
-// want (or the moment it is called, if that was never seen). /proc/net/tcp is read, rather
-// than connecting: a probe connection would be a client the broker logs, and a probe bind
-// could take the port from a node that is about to listen on it.
-func watchListener(ctx context.Context, port int, want bool) func() time.Time {
+// watch polls, from now on, what /proc/net/tcp says of the node's port, and returns a function
+// that stops polling and returns the first moment cond held (or the moment it is called, if it
+// never did). /proc/net/tcp is read, rather than connecting: a probe connection would be a
+// client the broker logs, and a probe bind could take the port from a node that is about to
+// listen on it.
+func watch(ctx context.Context, port int, cond func(listen bool, conns map[uint64]bool) bool) func() time.Time {
 	ctx, cancel := context.WithCancel(ctx)
 	seen := make(chan time.Time, 1)
 	done := make(chan struct{})
+	holds := func() bool { return cond(brokerSide(port)) }
 	go func() {
 		defer close(done)
 		tk := time.NewTicker(listenPoll)
 		defer tk.Stop()
 		for {
-			if listening(port) == want {
+			if holds() {
 				seen <- time.Now()
 				return
 			}
@@ -92,16 +106,6 @@ func watchListener(ctx context.Context, port int, want bool) func() time.Time {
 		}
 	}()
 	return func() time.Time {
-		// One last look once the command returned: the state it waited for must be there.
-		if listening(port) == want {
-			select {
-			case t := <-seen:
-				cancel()
-				<-done
-				return t
-			default:
-			}
-		}
 		cancel()
 		<-done
 		select {
@@ -113,11 +117,19 @@ func watchListener(ctx context.Context, port int, want bool) func() time.Time {
 	}
 }
 
-// listening reports whether a socket listens on 127.0.0.1:port (or any address) for TCP.
+// listening reports whether a socket listens on port for TCP.
 func listening(port int) bool {
+	l, _ := brokerSide(port)
+	return l
+}
+
+// brokerSide reads /proc/net/tcp{,6}: whether a socket listens on port, and the inodes of the
+// established connections whose local port it is (the broker's side of its clients').
+func brokerSide(port int) (listen bool, conns map[uint64]bool) {
+	conns = map[uint64]bool{}
 	fs, err := procfs.NewDefaultFS()
 	if err != nil {
-		return false
+		return false, conns
 	}
 	for _, read := range []func() (procfs.NetTCP, error){fs.NetTCP, fs.NetTCP6} {
 		lines, err := read()
@@ -125,10 +137,16 @@ func listening(port int) bool {
 			continue
 		}
 		for _, l := range lines {
-			if l.St == 10 && int(l.LocalPort) == port { // 10: LISTEN
-				return true
+			if int(l.LocalPort) != port {
+				continue
+			}
+			switch l.St {
+			case 10: // LISTEN
+				listen = true
+			case 1: // ESTABLISHED
+				conns[l.Inode] = true
 			}
 		}
 	}
-	return false
+	return listen, conns
 }
