@@ -46,6 +46,8 @@ type MasterSpec struct {
 	StopGrace  time.Duration
 	// Loaded says what the server reports it runs, read from its log (its startup lines).
 	Loaded func(log []byte) string
+	// Conf is the configuration file the server was started with ("" when none).
+	Conf string
 }
 
 // StartMaster starts spec.Cmd as c's server and waits until the app answers c.ReadyPath
@@ -147,6 +149,10 @@ func (m *Master) failure(what string) error {
 	}
 	return fmt.Errorf("%s\n--- %s:\n%s", what, m.Log(), tail(log, 15))
 }
+
+// ConfPath is the configuration file the server was started with ("" when none): what `up`
+// prints and `wsgilab doctor` reads.
+func (m *Master) ConfPath() string { return m.spec.Conf }
 
 func (m *Master) logBytes() []byte {
 	b, _ := os.ReadFile(m.spec.Log)

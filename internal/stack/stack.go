@@ -263,6 +263,9 @@ func Start(ctx context.Context, dir string, vhost *broker.Vhost, o Options) (_ *
 		port = ports[0]
 	}
 	env := o.env(vhost.TransportURL())
+	if err := writeConfigFiles(dir, filepath.Dir(app), env, o); err != nil {
+		return nil, err
+	}
 
 	// The conductor and the server start in parallel: both spend most of a second importing
 	// oslo.messaging.

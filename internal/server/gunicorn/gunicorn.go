@@ -100,8 +100,13 @@ func (Launcher) Log(c server.Config) observe.LogFile {
 	return observe.LogFile{Path: filepath.Join(c.Dir, "gunicorn.log"), Source: Kind, Format: observe.FormatGunicorn}
 }
 
-// Start starts gunicorn with c; its log (the arbiter's and workers' lines, the app's stderr) is
-// <Dir>/gunicorn.log, the requests <Dir>/access.log.
+// ConfFile is the name of the configuration file Start writes in the server's directory.
+const ConfFile = "gunicorn.conf.py"
+
+// Start starts gunicorn with c from a configuration file, <Dir>/gunicorn.conf.py (gunicorn -c),
+// the form deployments keep their gunicorn settings in and the one `wsgilab doctor --gunicorn`
+// reads; its log (the arbiter's and workers' lines, the app's stderr) is <Dir>/gunicorn.log,
+// the requests <Dir>/access.log.
 func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, error) {
 	if err := server.PrepareDir(c.Dir); err != nil {
 		return nil, err
@@ -109,30 +114,55 @@ func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, erro
 	if err := os.WriteFile(filepath.Join(c.Dir, "wsgilab_app.py"), []byte(fmt.Sprintf(shim, c.AppPath)), 0o644); err != nil {
 		return nil, err
 	}
-	access := filepath.Join(c.Dir, "access.log")
-	args := []string{"--bind", "127.0.0.1:" + strconv.Itoa(c.Port),
-		"--workers", strconv.Itoa(max(c.Processes, 1)), "--worker-class", worker(c.Options),
-		"--access-logfile", access, "--access-logformat", accessFormat,
-		"--error-logfile", "-", "--log-level", "info",
-		"--pythonpath", c.Dir}
-	if c.Threads > 1 {
-		args = append(args, "--threads", strconv.Itoa(c.Threads))
+	conf := filepath.Join(c.Dir, ConfFile)
+	if err := os.WriteFile(conf, []byte(Conf(c)), 0o644); err != nil {
+		return nil, err
 	}
-	if c.Preload {
-		args = append(args, "--preload")
-	}
-	if os.Geteuid() == 0 {
-		args = append(args, "--user", server.RunUser, "--group", server.RunGroup)
-	}
-	args = append(args, "wsgilab_app:application")
+	// The app is named on the command line too (it is wsgi_app in the file): gunicorn then
+	// titles its processes after it, as it always did here.
 	m, err := server.StartMaster(ctx, c, server.MasterSpec{
-		Kind: Kind, Cmd: exec.Command(Binary, args...), Log: Launcher{}.Log(c).Path, AccessLog: access,
-		Format: observe.FormatGunicorn, StopSignal: syscall.SIGINT, StopGrace: StopGrace, Loaded: loaded,
+		Kind: Kind, Cmd: exec.Command(Binary, "-c", conf, appURI), Conf: conf, Log: Launcher{}.Log(c).Path,
+		AccessLog: accessLog(c), Format: observe.FormatGunicorn, StopSignal: syscall.SIGINT, StopGrace: StopGrace,
+		Loaded: loaded,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// appURI is the shim's application, "module:callable" as gunicorn imports it.
+const appURI = "wsgilab_app:application"
+
+func accessLog(c server.Config) string { return filepath.Join(c.Dir, "access.log") }
+
+// Conf is c's gunicorn configuration as a gunicorn.conf.py: one Python assignment per setting,
+// strings quoted as Go quotes them (the same escapes Python reads).
+func Conf(c server.Config) string {
+	var b strings.Builder
+	b.WriteString("# Written by wsgilab (internal/server/gunicorn); gunicorn -c this file.\n")
+	str := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, strconv.Quote(v)) }
+	num := func(k string, v int) { fmt.Fprintf(&b, "%s = %d\n", k, v) }
+	str("wsgi_app", appURI)
+	fmt.Fprintf(&b, "bind = [%s]\n", strconv.Quote("127.0.0.1:"+strconv.Itoa(c.Port)))
+	num("workers", max(c.Processes, 1))
+	str("worker_class", worker(c.Options))
+	if c.Threads > 1 {
+		num("threads", c.Threads)
+	}
+	if c.Preload {
+		b.WriteString("preload_app = True\n")
+	}
+	str("accesslog", accessLog(c))
+	str("access_log_format", accessFormat)
+	str("errorlog", "-")
+	str("loglevel", "info")
+	str("pythonpath", c.Dir)
+	if os.Geteuid() == 0 {
+		str("user", server.RunUser)
+		str("group", server.RunGroup)
+	}
+	return b.String()
 }
 
 var (

@@ -80,42 +80,64 @@ func (Launcher) Log(c server.Config) observe.LogFile {
 	return observe.LogFile{Path: filepath.Join(c.Dir, "uwsgi.log"), Source: Kind, Format: observe.FormatUWSGI}
 }
 
-// Start starts uWSGI with c; its log (stderr, the workers' and the app's too, and the requests)
-// is <Dir>/uwsgi.log.
+// ConfFile is the name of the ini file Start writes in the server's directory.
+const ConfFile = "uwsgi.ini"
+
+// Start starts uWSGI with c from an ini file, <Dir>/uwsgi.ini (uwsgi --ini), the form
+// deployments keep their uWSGI configuration in and the one `wsgilab doctor --uwsgi` reads; its
+// log (stderr, the workers' and the app's too, and the requests) is <Dir>/uwsgi.log.
 func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, error) {
 	if err := server.PrepareDir(c.Dir); err != nil {
 		return nil, err
 	}
-	args := []string{"--plugin", "python3", "--http-socket", "127.0.0.1:" + strconv.Itoa(c.Port),
-		"--wsgi-file", c.AppPath, "--master", "--processes", strconv.Itoa(max(c.Processes, 1)),
-		// SIGTERM would make uWSGI reload; wsgilab stops it with SIGINT, and a SIGTERM from
-		// anyone else (systemd-like) should end it too.
-		"--die-on-term",
-		// Exit when the app cannot be imported, so that the cell fails with the app's exception
-		// instead of answering every request with an error.
-		"--need-app",
-		"--logformat", logFormat}
-	if c.Threads > 1 {
-		args = append(args, "--threads", strconv.Itoa(c.Threads))
-	}
-	if c.EnableThreads {
-		args = append(args, "--enable-threads")
-	}
-	if c.LazyApps {
-		args = append(args, "--lazy-apps")
-	}
-	if os.Geteuid() == 0 {
-		args = append(args, "--uid", server.RunUser, "--gid", server.RunGroup)
+	conf := filepath.Join(c.Dir, ConfFile)
+	if err := os.WriteFile(conf, []byte(Ini(c)), 0o644); err != nil {
+		return nil, err
 	}
 	log := Launcher{}.Log(c).Path
 	m, err := server.StartMaster(ctx, c, server.MasterSpec{
-		Kind: Kind, Cmd: exec.Command(Binary, args...), Log: log, AccessLog: log,
+		Kind: Kind, Cmd: exec.Command(Binary, "--ini", conf), Conf: conf, Log: log, AccessLog: log,
 		Format: observe.FormatUWSGI, StopSignal: syscall.SIGINT, StopGrace: StopGrace, Loaded: loaded,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// Ini is c's uWSGI configuration as an ini file. Every value has its % doubled: uWSGI expands
+// %-sequences in config files (%2 is a directory component of the file's path, %(name) another
+// option's value), not in command-line arguments, and %% is its literal %.
+func Ini(c server.Config) string {
+	var b strings.Builder
+	b.WriteString("; Written by wsgilab (internal/server/uwsgi); uwsgi --ini this file.\n[uwsgi]\n")
+	opt := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, strings.ReplaceAll(v, "%", "%%")) }
+	opt("plugin", "python3")
+	opt("http-socket", "127.0.0.1:"+strconv.Itoa(c.Port))
+	opt("wsgi-file", c.AppPath)
+	opt("master", "true")
+	opt("processes", strconv.Itoa(max(c.Processes, 1)))
+	if c.Threads > 1 {
+		opt("threads", strconv.Itoa(c.Threads))
+	}
+	if c.EnableThreads {
+		opt("enable-threads", "true")
+	}
+	if c.LazyApps {
+		opt("lazy-apps", "true")
+	}
+	// SIGTERM would make uWSGI reload; wsgilab stops it with SIGINT, and a SIGTERM from
+	// anyone else (systemd-like) should end it too.
+	opt("die-on-term", "true")
+	// Exit when the app cannot be imported, so that the cell fails with the app's exception
+	// instead of answering every request with an error.
+	opt("need-app", "true")
+	opt("logformat", logFormat)
+	if os.Geteuid() == 0 {
+		opt("uid", server.RunUser)
+		opt("gid", server.RunGroup)
+	}
+	return b.String()
 }
 
 var (
