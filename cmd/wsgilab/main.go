@@ -23,6 +23,7 @@ type command struct {
 var commands = map[string]command{
 	"bench":   {"ApacheBench-compatible load generator (ab's options and report, wrk's speed)", runBench},
 	"compare": {"compare saved bench or run results, with confidence intervals and a significance test", runCompare},
+	"doctor":  {"read a deployment's server and oslo.messaging config: the risks the lab measured, each with its lines and a run", runDoctor},
 	"merge":   {"join the outputs of a sharded run (run --shard I/N) into one run.json and print its table", runMerge},
 	"report":  {"write a run's (or a bench result's) self-contained HTML report: verdicts and charts", runReport},
 	"run":     {"run a scenario across a matrix of stack configurations and print verdicts with evidence", runRun},
