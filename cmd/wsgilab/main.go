@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"report":  {"write a run's (or a bench result's) self-contained HTML report: verdicts and charts", runReport},
 	"run":     {"run a scenario across a matrix of stack configurations and print verdicts with evidence", runRun},
 	"up":      {"bring one stack configuration up and keep it running until Ctrl-C", runUp},
+	"watch":   {"a live read-only view of a deployment's AMQP connections per process and the broker's heartbeat closes", runWatch},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
