@@ -16,7 +16,9 @@
 //   - restart: `rabbitmqctl stop_app` then, after the fault's duration, `start_app`. The node
 //     stops its listener and closes every client connection with connection.close (320
 //     CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'"); vhosts,
-//     users and durable things survive, transient queues (oslo.messaging's) do not.
+//     users and durable things survive, transient queues (oslo.messaging's) do not. It strikes
+//     2-11 s after stop_app is run (the command boots an Erlang VM of its own, then the node
+//     stops its plugins; measured here), and start_app takes 2-4 s to bring the listener back.
 //   - hang: SIGSTOP of the node's beam.smp, then SIGCONT. The kernel keeps the sockets and
 //     ACKs what clients send (into the VM's receive buffers), so TCP sees nothing wrong:
 //     only AMQP heartbeats can notice.
@@ -100,7 +102,9 @@ func Instant(kind string) bool { return kind == Reset }
 // JSON:
 //
 //	{"kind": "blackhole",
-//	 "start": "...",              when the break took effect (restart: the node closed a connection or its listener)
+//	 "began": "...",              when the fault was asked for (restart: rabbitmqctl stop_app started)
+//	 "start": "...",              when the break took effect (restart: /proc showed the node close a connection
+//	                              or its listener; the node's own log may say it a little earlier)
 //	 "end": "...",                when the path was back (restart: the listener was back); = start for reset
 //	 "inject_ms": 12.5,           how long injecting took (restart: rabbitmqctl stop_app)
 //	 "undo_ms": 9.8,              how long undoing took (restart: rabbitmqctl start_app)
@@ -108,6 +112,7 @@ func Instant(kind string) bool { return kind == Reset }
 //	 "error": ""}                 why the fault could not be injected or undone
 type Window struct {
 	Kind     string    `json:"kind"`
+	Began    time.Time `json:"began"`
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
 	InjectMs float64   `json:"inject_ms"`
@@ -128,8 +133,8 @@ const undoTimeout = 90 * time.Second
 // timeline). The undo happens even when ctx has ended, with a context of its own: a fault
 // must not outlive the cell.
 func Run(ctx context.Context, kind string, f Fault, d time.Duration, started func(Window)) Window {
-	w := Window{Kind: kind}
 	t0 := time.Now()
+	w := Window{Kind: kind, Began: t0}
 	start, detail, err := f.Inject(ctx)
 	w.InjectMs = millis(time.Since(t0))
 	w.Start, w.Detail = start, detail
