@@ -88,6 +88,11 @@ var Rules = []Rule{
 		regexp.MustCompile(`MessagingTimeout: Timed out waiting for a reply to message ID (?P<error>\w+)`),
 		"oslo.messaging: an RPC call got no reply within its timeout (the last line of the app's traceback; " +
 			"seed 002's failure pattern: \"Timed out waiting for a reply\" everywhere)"},
+	{"discarded_unacknowledged", SideClient, KindError,
+		regexp.MustCompile(`Discarding RPC request due to failed acknowledge: (?P<error>.*)`),
+		"oslo.messaging's RPC server (the conductor) acknowledges a message before it runs it; when the ack fails " +
+			"(the connection is gone) it drops the message unprocessed, and a transient queue the broker lost with it " +
+			"will not redeliver it: a cast the service was told was sent, lost"},
 	{"duplicate_message", SideClient, KindError,
 		regexp.MustCompile(`ignoring duplicate message (?P<error>\S+)`),
 		"oslo.messaging's RPC server (the conductor) got a message whose unique id it had just processed: " +

@@ -56,6 +56,10 @@ func TestRules(t *testing.T) {
 			"messaging_timeout", EventFields{Error: "5b6ab6a1e23e4f8e8f0d4a1f38f3c3bb"}},
 		{SideClient, "[-] ignoring duplicate message None",
 			"duplicate_message", EventFields{Error: "None"}},
+		// The conductor's log in a failover run: a restart closed its connection while it
+		// acknowledged a cast (amqpdriver.py 14.0.3).
+		{SideClient, "[-] Discarding RPC request due to failed acknowledge: [Errno 104] Connection reset by peer",
+			"discarded_unacknowledged", EventFields{Error: "[Errno 104] Connection reset by peer"}},
 		{SideClient, "[-] Process forked after connection established! This can result in unpredictable behavior. See: https://docs.openstack.org/oslo.messaging/latest/reference/transport.html",
 			"process_forked_after_connection", EventFields{}},
 		{SideClient, "[-] Heartbeat support requested but it is not supported by the kombu driver or the broker",
