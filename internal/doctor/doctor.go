@@ -174,7 +174,7 @@ type ServiceReport struct {
 
 // Diagnose applies the rules to d.
 func Diagnose(d *Deployment) *Report {
-	r := &Report{Kind: Kind, Read: d.Read, Oslo: d.Oslo, Findings: []Finding{}, Notes: d.Notes, Services: []ServiceReport{}}
+	r := &Report{Kind: Kind, Read: d.Read, Oslo: d.Oslo, Findings: []Finding{}, Services: []ServiceReport{}}
 	if r.Read == nil {
 		r.Read = []string{}
 	}
@@ -183,10 +183,11 @@ func Diagnose(d *Deployment) *Report {
 		r.Findings = append(r.Findings, fs...)
 		r.Services = append(r.Services, ServiceReport{Service: s, Predicted: Predict(fs)})
 	}
-	if len(d.Services) == 0 {
+	if len(d.Services) == 0 && d.Oslo != nil {
 		// The oslo.messaging options alone still say something.
 		r.Findings = append(r.Findings, applyRules(d, nil)...)
 	}
+	r.Notes = d.Notes // the rules add theirs
 	order := map[string]int{High: 0, Medium: 1, Low: 2}
 	sort.SliceStable(r.Findings, func(i, j int) bool { return order[r.Findings[i].Severity] < order[r.Findings[j].Severity] })
 	return r

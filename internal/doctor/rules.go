@@ -224,7 +224,7 @@ func threadsLoseReplies(f *facts) (Finding, bool) {
 		fmt.Sprintf("RPC calls time out: %d threads per process with a monkey-patched app", s.Threads),
 		"With eventlet.monkey_patch() and heartbeat_in_pthread = false, oslo.messaging's reply listener for RPC calls is a green thread in the eventlet hub of the OS thread that made the first call. A call made by another of the process's request threads waits for a reply nobody reads, until MessagingTimeout (\"Timed out waiting for a reply\"), while calls on the first thread succeed.",
 		"wsgilab run heartbeat --mpm worker --mode daemon --processes 2 --threads 2 --heartbeat green,pthread --path /call (2 Dec 2026): in the green cell a call on a daemon's second thread logged MessagingTimeout during the warm-up itself, and that thread's blocked hub let connections miss heartbeats while traffic went on; the pthread cell, none (apps/fakeservice/README.md: /call alternates 200 and 500 with 2 threads)",
-		"one thread per process (WSGIDaemonProcess ... threads=1, as puppet-nova does; ThreadsPerChild 1 is no MPM setting for embedded mode, use daemon mode), or heartbeat_in_pthread = true.",
+		threadsFix(s),
 		f.reproduceHeartbeat(f.heartbeatMode(), "/call"), lines), true
 }
 
@@ -260,7 +260,7 @@ func heartbeatOffNoKeepalive(f *facts) (Finding, bool) {
 	return f.finding("heartbeat-off-no-keepalive", Medium,
 		"a dead broker or a dropped connection goes unnoticed for minutes: heartbeats off without short TCP keepalives",
 		"With heartbeat_timeout_threshold = 0 neither side checks an idle AMQP connection: a broker that hangs or a connection a firewall drops is noticed only by TCP keepalive, which py-amqp sets to 60 s idle then 9 probes 10 s apart (about 150 s), and oslo.messaging has no option to shorten. Until then the service sends into a dead connection and its RPC calls wait for their timeout.",
-		"DESIGN.md (py-amqp's keepalive defaults, oslo.messaging 14.0.3); seed 002 (\"disabling heartbeat ... RPC corner cases handled poorly, failover just sucks\"); the heartbeat scenario's --controls cell runs heartbeat off with a 5 s keepalive",
+		"DESIGN.md (py-amqp's keepalive defaults, oslo.messaging 14.0.3); seed 002 (\"disabling heartbeat ... RPC corner cases handled poorly, failover just sucks\"); the heartbeat scenario's --controls cell runs heartbeat off with a 5 s keepalive; the command below runs this configuration through an idle, where nothing drops: a dead peer is the failover scenario's to measure (issue 9, not run here)",
 		"keep heartbeats on with heartbeat_in_pthread = true, or have the app set short keepalives on its AMQP sockets (kombu transport_options socket_settings: TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).",
 		f.reproduceHeartbeat("off", ""), []Line{f.osloLine("heartbeat_timeout_threshold", "60")}), true
 }
@@ -328,4 +328,14 @@ func (f *facts) reproduceHeartbeat(hb, path string) string {
 		args = append(args, "--path", path)
 	}
 	return strings.Join(args, " ")
+}
+
+// threadsFix is the one-thread-per-process setting of the service's server.
+func threadsFix(s *Service) string {
+	one := "threads = 1 in the [uwsgi] section"
+	if s.Server == Apache {
+		// Embedded mode's threads are the MPM's: only daemon mode sets them per application.
+		one = "daemon mode with one thread per process, WSGIDaemonProcess NAME processes=N threads=1 (as puppet-nova configures nova-api)"
+	}
+	return one + ", or heartbeat_in_pthread = true (the driver's threading is then native and replies reach every thread)."
 }
