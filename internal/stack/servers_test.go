@@ -34,7 +34,7 @@ func TestOtherServers(t *testing.T) {
 		{"uwsgi-threads", server.Options{Server: "uwsgi", Processes: 2, EnableThreads: true},
 			[]string{"uWSGI 2.0", "Python threads on", "app imported in the master before the fork"}, "uwsgi:"},
 		{"uwsgi-lazy", server.Options{Server: "uwsgi", Processes: 2, LazyApps: true},
-			[]string{"Python threads off", "app imported in each worker (2)"}, "uwsgi:"},
+			[]string{"Python threads off", "app imported in each worker"}, "uwsgi:"},
 		{"gunicorn-eventlet", server.Options{Server: "gunicorn", Processes: 2, Worker: "eventlet"},
 			[]string{"gunicorn 20.1", "eventlet workers"}, "gunicorn:"},
 		{"gunicorn-sync-preload", server.Options{Server: "gunicorn", Processes: 2, Preload: true},
