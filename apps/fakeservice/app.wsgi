@@ -267,6 +267,16 @@ def _status(environ):
     }
 
 
+def _request_id(environ):
+    """The request's ?id=... (the last one), or None."""
+    rid = None
+    for kv in (environ.get("QUERY_STRING") or "").split("&"):
+        k, _, v = kv.partition("=")
+        if k == "id" and v:
+            rid = v
+    return rid
+
+
 _CALLS = {"n": 0}
 _CALLS_LOCK = threading.Lock()
 
@@ -290,11 +300,18 @@ def application(environ, start_response):
                 with _CALLS_LOCK:
                     _CALLS["n"] += 1
                     n = _CALLS["n"]
+                # A request id (?id=...) is passed on to the conductor, which records every id it
+                # receives (WSGILAB_RECEIVED_LOG): what a failover run counts lost and duplicated
+                # messages against. Without one the message is what it always was.
+                extra = {}
+                rid = _request_id(environ)
+                if rid:
+                    extra["id"] = rid
                 if path == "/cast":
-                    CLIENT.cast({}, "record", pid=os.getpid(), n=n)
+                    CLIENT.cast({}, "record", pid=os.getpid(), n=n, **extra)
                     body = b"cast\n"
                 else:
-                    reply = CLIENT.call({}, "echo", pid=os.getpid(), n=n)
+                    reply = CLIENT.call({}, "echo", pid=os.getpid(), n=n, **extra)
                     body = json.dumps(reply).encode() + b"\n"
                     ctype = "application/json"
         else:

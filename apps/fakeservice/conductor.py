@@ -5,7 +5,10 @@
 # with the driver's default heartbeat and no monkey patching: it never goes quiet on the broker.
 #
 # Environment: WSGILAB_TRANSPORT_URL (required), WSGILAB_TOPIC (default "wsgilab"),
-# WSGILAB_LOG_LEVEL (default INFO). Prints "conductor ready" on stdout once it consumes.
+# WSGILAB_LOG_LEVEL (default INFO), WSGILAB_RECEIVED_LOG (a file: every message that carries a
+# request id is recorded there, one JSON line per delivery, duplicates included). Prints
+# "conductor ready" on stdout once it consumes.
+import json
 import logging
 import os
 import signal
@@ -28,19 +31,41 @@ LOG = logging.getLogger("wsgilab.conductor")
 STOP_WAIT = 1.5
 
 
+class Received(object):
+    """The record of the request ids the conductor received: one JSON line per delivery
+    ({"id", "method", "pid": the sender, "t": unix time received}), flushed at once, so that a
+    delivery that arrives twice is there twice and nothing received is lost if the conductor
+    is killed. The endpoints run in the threading executor's threads, hence the lock."""
+
+    def __init__(self, path):
+        self.f = open(path, "a", buffering=1) if path else None
+        self.lock = threading.Lock()
+
+    def add(self, method, kwargs):
+        if self.f is None or "id" not in kwargs:
+            return
+        line = json.dumps({"id": kwargs["id"], "method": method, "pid": kwargs.get("pid"), "t": time.time()})
+        with self.lock:
+            self.f.write(line + "\n")
+            self.f.flush()
+
+
 class Endpoint(object):
     target = oslo_messaging.Target(version="1.0")
 
-    def __init__(self):
+    def __init__(self, received):
         self.casts = 0
         self.calls = 0
+        self.received = received
 
     def echo(self, ctxt, **kwargs):
         self.calls += 1
+        self.received.add("echo", kwargs)
         return {"conductor_pid": os.getpid(), "calls": self.calls, "args": kwargs}
 
     def record(self, ctxt, **kwargs):
         self.casts += 1
+        self.received.add("record", kwargs)
 
 
 def main():
@@ -54,7 +79,7 @@ def main():
     transport = oslo_messaging.get_rpc_transport(conf, url=url)
     target = oslo_messaging.Target(topic=topic, server="conductor-%d" % os.getpid())
     server = oslo_messaging.get_rpc_server(
-        transport, target, [Endpoint()], executor="threading"
+        transport, target, [Endpoint(Received(os.environ.get("WSGILAB_RECEIVED_LOG")))], executor="threading"
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

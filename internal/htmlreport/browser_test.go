@@ -54,6 +54,7 @@ var recorded = []struct {
 	{"heartbeat-12cells", 12 + 1}, // the default matrix: the size and render-time measurement
 	{"spikes", 2 * 3},             // per cell: requests, processes per second, per burst
 	{"throughput", 3},             // runs in order, req/s CI, latency CI
+	{"failover", 9 + 1},           // requests per second per cell, times across cells
 }
 
 // The reports of real recorded runs, one per scenario and one of a bench result, opened in

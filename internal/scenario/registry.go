@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"wsgilab/internal/runner"
+	"wsgilab/internal/scenario/failover"
 	"wsgilab/internal/scenario/heartbeat"
 	"wsgilab/internal/scenario/spikes"
 	"wsgilab/internal/scenario/throughput"
@@ -18,6 +19,7 @@ var list = []runner.Scenario{
 	heartbeat.Scenario{},
 	spikes.Scenario{},
 	throughput.Scenario{},
+	failover.Scenario{},
 }
 
 // Default is the scenario `wsgilab run` runs when none is named.
