@@ -51,7 +51,7 @@ ERROR, with the requests' and the conductor's counts, time to detect and to reco
 latency before/during/after, and the broker's and client's lines.
 
 Each cell runs on a private RabbitMQ node of its own, so that its fault breaks no other cell's
-broker and cells can run --parallel at once: a node costs its start (5-7 s alone, 10-18 s when
+broker and cells can run --parallel at once: a node costs its start (6-11 s alone, 10-18 s when
 three start at once on a 2-core machine; part of the cell's time) and ~140 MB of memory while
 the cell runs. blackhole and reset need root (iptables, ss -K). Timings are scaled down like
 the heartbeat scenario's: a 5 s heartbeat and a 5 s RPC timeout against a 20 s fault. A restart
