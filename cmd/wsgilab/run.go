@@ -25,7 +25,7 @@ const runHeader = `Usage:
 Runs a scenario across a matrix of stack configurations (cells) and prints one table with a
 verdict, or the figures, and the evidence per cell. Cells share one private RabbitMQ node (or the
 broker given with --broker/--management), each on its own vhost, with its own Apache, ports and
-directory. Results: the table on stdout (or JSON with --json), and run.json plus one JSON per cell
+directory; a scenario whose cells break their broker gives each cell a private node of its own. Results: the table on stdout (or JSON with --json), and run.json plus one JSON per cell
 (with its whole timeline) under --out. A large matrix can be split over machines with --shard
 I/N and joined with 'wsgilab merge' (docs/scale-out.md).
 
