@@ -19,7 +19,7 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{[]string{"run", "--mpm", "threaded"}, `--mpm: unknown value "threaded"`},
 		{[]string{"run", "--mode", ""}, "--mode: no value given"},
 		{[]string{"run", "--heartbeat", "green,blue"}, `--heartbeat: unknown value "blue"`},
-		{[]string{"run", "nosuch"}, `unknown scenario "nosuch" (available: heartbeat, spikes, throughput)`},
+		{[]string{"run", "nosuch"}, `unknown scenario "nosuch" (available: heartbeat, spikes, throughput, failover)`},
 		{[]string{"run", "heartbeat", "spikes"}, "one scenario at a time"},
 		{[]string{"run", "--mpm", "event", "spikes"}, "put the scenario first: wsgilab run spikes"},
 		{[]string{"run", "--idle-factor", "2"}, "--idle-factor=2: must be >= 3"},
@@ -52,6 +52,10 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{[]string{"run", "--out", "/etc/hostname/out"}, "--out /etc/hostname/out: /etc/hostname is not a directory"},
 		{[]string{"run", "spikes", "--out", "/etc/hostname"}, "/etc/hostname is not a directory"},
 		{[]string{"run", "throughput", "--order", "random"}, `--order "random"`},
+		{[]string{"run", "throughput", "-n", "1000", "--duration", "3s"}, "a run has one limit, give one"},
+		{[]string{"run", "throughput", "-n", "0"}, "-n 0: must be >= 1"},
+		{[]string{"run", "throughput", "--duration", "0s"}, "--duration 0s: must be > 0"},
+		{[]string{"run", "throughput", "--max-warmup", "0"}, "--max-warmup=0: must be >= --warmup (1)"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer

@@ -21,29 +21,37 @@ type Scenario struct{}
 func (Scenario) Name() string { return "throughput" }
 
 func (Scenario) Summary() string {
-	return "ab -n 1000 -c 10, R times per cell, interleaved: mean req/s with a 95% CI and a benchstat-like comparison of every pair"
+	return "ab -c 10 runs of 2 s, R per cell, interleaved after a warm-up that loads the app everywhere: mean req/s with a 95% CI, each pair's ratio with its CI and a significance test"
 }
 
 func (Scenario) Usage() string {
 	return `The write-ups compared MPMs with one 'ab -n 1000 -c 10' per configuration (563 vs 531 req/s)
 although such numbers drift by ±20% from run to run. This scenario starts every cell of the
-matrix at once (each its own Apache on its own port), runs --warmup ab-like runs per cell that
-are thrown away (the first requests load the interpreter and the app), then --reps measured runs
-per cell in an interleaved order that cancels the machine's drift (balanced: A B B A A B ...),
-one run at a time, without keep-alive, on --path (default "/", the fake service's cheap page).
+matrix at once (each its own Apache on its own port) and warms each up with ab-like runs that are
+thrown away, until a run loads the app in no process (--warmup to --max-warmup runs of
+--warmup-duration: the first requests of each process load the interpreter and the app). Then
+--reps measured runs of --duration per cell (-n instead, to mimic the write-ups' 1000 requests,
+which last a fraction of a second here), in an interleaved order that cancels the machine's
+drift (balanced: A B B A A B ...), one run at a time, without keep-alive, on --path (default "/",
+the fake service's cheap page). Every run starts once the app processes of every cell are idle
+(an import, or a request the previous run abandoned at its end, still running would take its
+CPU). A measured run during which a process loaded the app (mod_wsgi's log: prefork forked a
+child mid-run, whose first request waited for the import) is run again, up to --max-reruns times;
+the run it replaces is reported, not counted.
 
-Per cell: mean req/s with its 95% confidence interval (Student's t), mean p50 and p99; then each
-pair of cells compared the way benchstat does: the difference of the means when it is
-significant ("~" when it is not), the p-value and the test (Mann-Whitney U by default, --test
-welch for Welch's t). Each cell of run.json carries its series ("metrics"): 'wsgilab compare
-run.json' prints the same comparison, 'wsgilab compare A/run.json B/run.json' compares two runs.
+Per cell: mean req/s with its 95% confidence interval (Student's t) and the interval's half-width
+in percent of the mean, mean p50 and p99; then each pair of cells compared the way benchstat
+does: the difference of the means when it is significant ("~" when it is not), the ratio of the
+means with its 95% confidence interval (Fieller's), the p-value and the test (Mann-Whitney U by
+default, --test welch for Welch's t). Each cell of run.json carries its series ("metrics"):
+'wsgilab compare run.json' prints the same comparison, 'wsgilab compare A B' compares two runs.
 
 Default: --mpm prefork,event --mode embedded (the write-up's comparison), MPM settings at Apache's
-defaults, 1 warm-up + 5 runs of -n 1000 -c 10 per cell.
-
-Runs during which a process loaded the app (mod_wsgi's log) are marked "*": prefork keeps forking
-children when fewer than MinSpareServers are idle, and a fresh child's first request waits for the
-import, stretching the run; such runs are part of the configuration's behaviour, and of its sample.
+defaults except prefork's spare servers: it starts -c + 5 children and keeps every child it forks
+(MaxSpareServers 256). With Apache's (--mpm-defaults: 5 children, 5 to 10 spare), a -c 10 load
+keeps prefork forking children and reaping them all through a run, each new child loading the
+app (a second or more of CPU), so that a run's req/s depends on how many it created (the spikes
+scenario's subject). -c 10, warm-up runs of 1 s, then 6 runs of 2 s per cell.
 
 `
 }
@@ -51,10 +59,15 @@ import, stretching the run; such runs are part of the configuration's behaviour,
 func (Scenario) Flags(fs *pflag.FlagSet) func() (runner.Plan, error) {
 	p := DefaultPlan()
 	matrix := runner.MatrixFlags(fs, "prefork,event", "embedded", "green")
-	fs.IntVarP(&p.Requests, "requests", "n", p.Requests, "requests per run (ab -n)")
+	fs.IntVarP(&p.Requests, "requests", "n", p.Requests, "requests per run (ab -n), instead of --duration")
+	fs.DurationVar(&p.Duration, "duration", p.Duration, "length of each measured run")
 	fs.IntVarP(&p.Concurrency, "concurrency", "c", p.Concurrency, "requests in flight (ab -c)")
 	fs.IntVar(&p.Repetitions, "reps", p.Repetitions, "measured runs per cell")
-	fs.IntVar(&p.WarmupRuns, "warmup", p.WarmupRuns, "discarded runs per cell before the measured ones")
+	fs.IntVar(&p.WarmupRuns, "warmup", p.WarmupRuns, "discarded runs per cell before the measured ones, at least")
+	fs.IntVar(&p.MaxWarmupRuns, "max-warmup", p.MaxWarmupRuns, "warm-up runs per cell at most, while runs still load the app")
+	fs.DurationVar(&p.WarmupDuration, "warmup-duration", p.WarmupDuration, "length of each warm-up run (with -n: -n requests)")
+	fs.IntVar(&p.MaxReruns, "max-reruns", p.MaxReruns, "re-runs of a measured run during which a process loaded the app")
+	fs.BoolVar(&p.MPMDefaults, "mpm-defaults", false, "keep Apache's spare-server defaults for prefork (5 children, 5-10 spare; default: -c + 5 children, every child kept): prefork then forks and reaps children all through a -c 10 run")
 	fs.StringVar(&p.Order, "order", p.Order, "order of the measured runs: balanced (A B B A ...) or interleaved (A B A B ...)")
 	fs.StringVar(&p.Path, "path", p.Path, "endpoint to load")
 	importCost := p.Base.ImportCost
@@ -64,6 +77,15 @@ func (Scenario) Flags(fs *pflag.FlagSet) func() (runner.Plan, error) {
 	fs.Float64Var(&p.Alpha, "alpha", p.Alpha, "significance level: a difference is reported when p < alpha")
 	return func() (runner.Plan, error) {
 		var err error
+		// -n alone replaces the default duration; both given is refused by Validate.
+		if fs.Changed("requests") {
+			if p.Requests < 1 {
+				return nil, fmt.Errorf("-n %d: must be >= 1", p.Requests)
+			}
+			if !fs.Changed("duration") {
+				p.Duration = 0
+			}
+		}
 		if p.Matrix, err = matrix(); err != nil {
 			return nil, err
 		}
@@ -90,10 +112,17 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "wsgilab run %s: %d cells up at once; per cell %d warm-up run(s) (discarded) then %d runs of -n %d -c %d (GET %s, no keep-alive), %s order; %.0fs in all\n\n",
-		run.Scenario, len(cells), p.WarmupRuns, p.Repetitions, p.Requests, p.Concurrency, p.Path, p.Order, run.Elapsed)
+	fmt.Fprintf(w, "wsgilab run %s: %d cells up at once; per cell warm-up runs until one loads the app in no process (discarded),\nthen %d runs of %s at -c %d (GET %s, no keep-alive), %s order, a run during which a process loaded the app run again; %.0fs in all\n",
+		run.Scenario, len(cells), p.Repetitions, p.runLength(), p.Concurrency, p.Path, p.Order, run.Elapsed)
+	for _, c := range cells {
+		if t := c.Throughput; t != nil && t.MaxSpareServers > 0 {
+			fmt.Fprintf(w, "%s: StartServers %d, MaxSpareServers %d: prefork keeps the children it forks (--mpm-defaults: Apache's 5 and 10)\n",
+				c.ID, t.StartServers, t.MaxSpareServers)
+		}
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	coldRuns := false
+	coldRuns, replacedRuns := false, false
 	specs := make([]runner.CellSpec, len(cells))
 	for i, c := range cells {
 		specs[i] = c.Spec
@@ -114,22 +143,31 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 			if perRun != "" {
 				perRun += " "
 			}
-			perRun += strconv.FormatFloat(r.ReqPerSec, 'f', 0, 64)
+			v := strconv.FormatFloat(r.ReqPerSec, 'f', 0, 64)
 			if r.ColdStarts > 0 {
-				perRun += "*"
+				v += "*"
 				coldRuns = true
 			}
+			if r.Replaced {
+				v = "(" + v + ")"
+				replacedRuns = true
+			}
+			perRun += v
 		}
 		rps := t.Summary[stats.MetricThroughput]
 		srv, workers := c.Spec.Columns()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.ID, srv, workers,
-			report.PlusMinus(rps, 1), report.PlusMinus(t.Summary[stats.MetricP50], 2), report.PlusMinus(t.Summary[stats.MetricP99], 2),
+			report.PlusMinus(rps, 1)+ciPercent(rps), report.PlusMinus(t.Summary[stats.MetricP50], 2), report.PlusMinus(t.Summary[stats.MetricP99], 2),
 			rps.N, perRun)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\nThe cell's configuration: the columns up to MODE. Measured: the others; (%): the CI's half-width in % of the mean.")
 	if coldRuns {
 		fmt.Fprintln(w, "* a process loaded the app during that run (mod_wsgi \"Loading Python script file\"): Apache created it")
 		fmt.Fprintln(w, "  mid-run, and the request it took waited for the import, which stretches the run's duration.")
+	}
+	if replacedRuns {
+		fmt.Fprintln(w, "(...) a run replaced by a re-run because a process loaded the app during it; not in the sample.")
 	}
 	for _, c := range cells {
 		if c.Verdict.Kind != results.Measured || len(c.Notes) > 0 {
@@ -153,6 +191,42 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 	if err != nil {
 		return err
 	}
+	writeRatios(w, cmp)
 	fmt.Fprintln(w)
 	return cmp.WriteText(w)
+}
+
+// writeRatios prints each pair's req/s ratio with its 95% CI next to the test's verdict, the
+// answer to "is event faster than prefork, and by how much": "event-embedded-green /
+// prefork-embedded-green = 0.88 [0.84, 0.92]  p=0.002 (Mann-Whitney U): B slower".
+func writeRatios(w io.Writer, cmp *compare.Comparison) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "\nreq/s, each pair (B / A, the ratio of the means with its 95% CI, Fieller):")
+	for _, r := range cmp.Rows {
+		if r.Metric != stats.MetricThroughput || r.Comparison.Ratio == nil {
+			continue
+		}
+		c := r.Comparison
+		verdict := "no difference shown"
+		if c.Significant {
+			verdict = "B faster"
+			if c.Ratio.Estimate < 1 {
+				verdict = "B slower"
+			}
+		}
+		ratio := c.Ratio.String()
+		if c.Ratio.Note != "" {
+			ratio += " (" + c.Ratio.Note + ")"
+		}
+		fmt.Fprintf(tw, "  %s / %s\t= %s\tp=%.3f (%s, n=%d+%d): %s\n", r.CellB, r.Cell, ratio, c.P, c.Test, c.NA, c.NB, verdict)
+	}
+	tw.Flush()
+}
+
+// ciPercent is " (1.8%)": the 95% CI's half-width in percent of the mean ("" without a CI).
+func ciPercent(s stats.Summary) string {
+	if s.CI == nil || s.Mean == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.1f%%)", 100*s.CI.HalfWidth/s.Mean)
 }

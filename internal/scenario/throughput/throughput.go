@@ -1,10 +1,12 @@
 // Package throughput is the write-ups' "one ab run per configuration" (seed 000: 563 vs 531
 // req/s, prefork vs event, with numbers that drift ±20% between runs) done properly: every
-// cell of the matrix is started at once, each gets warm-up runs that are thrown away, then R
-// repetitions of an ab-like run in an interleaved order (A B B A ...) so that the machine's
-// drift is spread over every cell, one run at a time. The result is a sample per cell, which
-// internal/stats summarises (mean, 95% CI) and internal/compare compares (Mann-Whitney U, as
-// benchstat).
+// cell of the matrix is started at once, each is warmed up until a run loads the app in no
+// process (warm-up runs are thrown away), then R repetitions of an ab-like run of a fixed
+// duration in an interleaved order (A B B A ...) so that the machine's drift is spread over
+// every cell, one run at a time; a measured run during which a process loaded the app is run
+// again (and reported). The result is a sample per cell, which internal/stats summarises (mean,
+// 95% CI) and internal/compare compares (Mann-Whitney U, as benchstat, and the ratio of the
+// means with its 95% CI).
 package throughput
 
 import (
@@ -35,24 +37,46 @@ const (
 
 // Plan is the shape of the throughput scenario (run.json's "plan").
 //
-// JSON: {"requests": 1000, "concurrency": 10, "repetitions": 5, "warmup_runs": 1,
+// JSON: {"requests": 0, "duration_ns": 2000000000, "concurrency": 10, "repetitions": 6,
+// "warmup_runs": 1, "max_warmup_runs": 10, "warmup_duration_ns": 1000000000, "max_reruns": 2,
+// "mpm_defaults": false,
 // "order": "balanced", "path": "/", "request_timeout_ns": 30000000000,
 // "matrix": runner.Matrix, "monkey_patch": true, "test": "Mann-Whitney U", "alpha": 0.05}
 type Plan struct {
-	// Requests and Concurrency are ab's -n and -c of every run (default 1000 and 10, like
-	// the write-ups). Runs never use keep-alive: a keep-alive connection pins a prefork child.
-	Requests    int `json:"requests"`
-	Concurrency int `json:"concurrency"`
-	// Repetitions is R, the measured runs per cell; WarmupRuns are done per cell first and
-	// discarded (the first requests of a process load the interpreter and the app).
+	// A run lasts Duration (bench's --duration), or sends Requests (ab's -n) when Requests is
+	// set: a run of 1000 requests lasts a fraction of a second here, too short to be stable.
+	// Concurrency is ab's -c. Runs never use keep-alive: a keep-alive connection pins a
+	// prefork child.
+	Requests    int           `json:"requests"`
+	Duration    time.Duration `json:"duration_ns"`
+	Concurrency int           `json:"concurrency"`
+	// Repetitions is R, the measured runs per cell.
 	Repetitions int `json:"repetitions"`
-	WarmupRuns  int `json:"warmup_runs"`
+	// Each cell is warmed up, with runs that are thrown away, until a run loads the app in no
+	// process (the first requests of a process load the interpreter and the app): at least
+	// WarmupRuns, at most MaxWarmupRuns, each lasting WarmupDuration (or Requests).
+	WarmupRuns     int           `json:"warmup_runs"`
+	MaxWarmupRuns  int           `json:"max_warmup_runs"`
+	WarmupDuration time.Duration `json:"warmup_duration_ns"`
+	// A measured run during which a process loaded the app (a cold start: Apache forked a
+	// child mid-run) is run again at once, up to MaxReruns times per slot; the run it
+	// replaces stays in the cell's result, out of the sample. The last try counts, cold or not.
+	MaxReruns int `json:"max_reruns"`
 	// Order is OrderBalanced or OrderInterleaved.
 	Order string `json:"order"`
 	// Path is the endpoint; "/" is the fake service's cheap one (what `ab URL/` measured).
 	Path string `json:"path"`
 	// RequestTimeout abandons one request (ab -s).
 	RequestTimeout time.Duration `json:"request_timeout_ns"`
+	// MPMDefaults keeps Apache's spare-server settings for prefork (StartServers 5,
+	// MinSpareServers 5, MaxSpareServers 10). Otherwise prefork starts Concurrency+5 children
+	// and keeps every child it forks (MaxSpareServers = preforkKeep): with the defaults, a -c 10
+	// load keeps prefork forking children (fewer than 5 idle: a closing connection holds a
+	// child too) and reaping them (more than 10 idle) all through a run, each new child loading
+	// the app (a second or more of CPU here), so that a run's req/s depends on how many
+	// children it happened to create: ±50% on a 2-core machine. That churn is the spikes
+	// scenario's subject; this one measures the MPMs once the warm-up made what the load needs.
+	MPMDefaults bool `json:"mpm_defaults,omitempty"`
 	// Matrix is expanded into the cells, each with MonkeyPatch; Base holds the stack options
 	// common to every cell (app, daemon size, import cost).
 	Matrix      runner.Matrix `json:"matrix"`
@@ -64,9 +88,12 @@ type Plan struct {
 	Alpha float64    `json:"alpha"`
 }
 
-// DefaultPlan is the write-ups' `ab -n 1000 -c 10`, five times per cell.
+// DefaultPlan is the write-ups' comparison (prefork vs event, `ab -c 10`) made to stand: runs of
+// 2 s instead of 1000 requests, six per cell. Measured on a 2-core machine: every cell's 95% CI
+// within 5% of its mean, in under a minute with the private broker's start (README).
 func DefaultPlan() Plan {
-	return Plan{Requests: 1000, Concurrency: 10, Repetitions: 5, WarmupRuns: 1, Order: OrderBalanced,
+	return Plan{Duration: 2 * time.Second, Concurrency: 10, Repetitions: 6, WarmupRuns: 1, MaxWarmupRuns: 10,
+		WarmupDuration: time.Second, MaxReruns: 2, Order: OrderBalanced,
 		Path: "/", RequestTimeout: 30 * time.Second, MonkeyPatch: true, Test: stats.MannWhitney, Alpha: stats.Alpha,
 		Matrix: runner.Matrix{MPMs: []string{"prefork", "event"}, Modes: []string{"embedded"}, Heartbeats: []string{"green"}}}
 }
@@ -74,14 +101,24 @@ func DefaultPlan() Plan {
 // Validate rejects plans that cannot be measured.
 func (p Plan) Validate() error {
 	switch {
-	case p.Requests < 1:
+	case p.Requests < 0:
 		return fmt.Errorf("-n %d: must be >= 1", p.Requests)
-	case p.Concurrency < 1 || p.Concurrency > p.Requests:
+	case p.Requests > 0 && p.Duration > 0:
+		return fmt.Errorf("-n %d and --duration %v: a run has one limit, give one", p.Requests, p.Duration)
+	case p.Requests == 0 && p.Duration <= 0:
+		return fmt.Errorf("--duration %v: must be > 0 (or give -n)", p.Duration)
+	case p.Concurrency < 1 || (p.Requests > 0 && p.Concurrency > p.Requests):
 		return fmt.Errorf("-c %d: must be between 1 and -n (%d)", p.Concurrency, p.Requests)
 	case p.Repetitions < 1:
 		return fmt.Errorf("--reps=%d: must be >= 1", p.Repetitions)
 	case p.WarmupRuns < 0:
 		return fmt.Errorf("--warmup=%d: must be >= 0", p.WarmupRuns)
+	case p.MaxWarmupRuns < p.WarmupRuns:
+		return fmt.Errorf("--max-warmup=%d: must be >= --warmup (%d)", p.MaxWarmupRuns, p.WarmupRuns)
+	case p.Requests == 0 && p.MaxWarmupRuns > 0 && p.WarmupDuration <= 0:
+		return fmt.Errorf("--warmup-duration %v: must be > 0", p.WarmupDuration)
+	case p.MaxReruns < 0:
+		return fmt.Errorf("--max-reruns=%d: must be >= 0", p.MaxReruns)
 	case p.Order != OrderBalanced && p.Order != OrderInterleaved:
 		return fmt.Errorf("--order %q: want %s or %s", p.Order, OrderBalanced, OrderInterleaved)
 	case !strings.HasPrefix(p.Path, "/"):
@@ -100,16 +137,20 @@ func (p Plan) Validate() error {
 // JSON:
 //
 //	{"processes": 2, "threads": 15,             mod_wsgi daemon size (daemon mode only)
-//	 "warmup": [Rep, ...],                      discarded runs
-//	 "repetitions": [Rep, ...],                 measured runs, in the order they ran
+//	 "start_servers": 15, "max_spare_servers": 256,   prefork's, when the scenario set them (Plan.MPMDefaults)
+//	 "warmup": [Rep, ...],                      discarded runs, until one loaded the app in no process
+//	 "repetitions": [Rep, ...],                 measured runs, in the order they ran, re-runs and
+//	                                            the runs they replaced included
 //	 "summary": {"req/s": stats.Summary, "p50": stats.Summary, "p99": stats.Summary}}
 //	                                            n, mean, stddev, median, min, max, ci95 {low, high, half_width}
 type Result struct {
-	Processes   int                      `json:"processes,omitempty"`
-	Threads     int                      `json:"threads,omitempty"`
-	Warmup      []Rep                    `json:"warmup"`
-	Repetitions []Rep                    `json:"repetitions"`
-	Summary     map[string]stats.Summary `json:"summary,omitempty"`
+	Processes       int                      `json:"processes,omitempty"`
+	Threads         int                      `json:"threads,omitempty"`
+	StartServers    int                      `json:"start_servers,omitempty"`
+	MaxSpareServers int                      `json:"max_spare_servers,omitempty"`
+	Warmup          []Rep                    `json:"warmup"`
+	Repetitions     []Rep                    `json:"repetitions"`
+	Summary         map[string]stats.Summary `json:"summary,omitempty"`
 }
 
 // Rep is one ab-like run.
@@ -124,6 +165,10 @@ type Result struct {
 //	 "cold_starts": 1,            app loads (mod_wsgi "Loading Python script file") during the run:
 //	                              a process Apache created mid-run loaded the app while a request
 //	                              waited, which stretches the run and drags its req/s down
+//	 "rerun": 1,                  this run is the slot's n-th re-run (0: its first try)
+//	 "settle_s": 0.3,             the wait before the run for every cell's app processes to be
+//	                              idle (an import or an abandoned request still running)
+//	 "replaced": true,            a cold start made this run be run again: left out of the sample
 //	 "error": ""}                 why the run stopped early, if it did (the run is then left out
 //	                              of the cell's series)
 type Rep struct {
@@ -139,9 +184,10 @@ type Rep struct {
 	Non2xx       int64     `json:"non_2xx"`
 	AppProcesses int       `json:"app_processes"`
 	ColdStarts   int       `json:"cold_starts"`
+	Rerun        int       `json:"rerun,omitempty"`
+	SettleS      float64   `json:"settle_s,omitempty"`
+	Replaced     bool      `json:"replaced,omitempty"`
 	Error        string    `json:"error,omitempty"`
-
-	end time.Time
 }
 
 // CellResult is what one throughput cell produced (<out>/<cell id>.json, and in run.json).
@@ -174,9 +220,13 @@ func (p *Plan) NewResult(c runner.Cell) runner.CellResult {
 	return &CellResult{Spec: c.Spec.(runner.CellSpec)}
 }
 
+// preforkKeep is the MaxSpareServers that keeps every child: prefork's MaxRequestWorkers default.
+const preforkKeep = 256
+
 // knobs is a throughput cell's stack: the MPM's own defaults (what a distribution ships, what
-// the write-ups measured) unless the user set knobs, and mod_wsgi's defaults for a daemon
-// process group that was not sized.
+// the write-ups measured), except prefork's spare servers, sized to the load unless
+// MPMDefaults (see Plan); and mod_wsgi's defaults for a daemon process group that was not
+// sized.
 func (p *Plan) knobs(spec runner.CellSpec) stack.Options {
 	o := p.Base
 	processes, threads := o.Processes, o.Threads
@@ -192,6 +242,9 @@ func (p *Plan) knobs(spec runner.CellSpec) stack.Options {
 			o.Threads = 2
 		}
 		return o
+	}
+	if spec.MPM == "prefork" && !p.MPMDefaults && o.StartServers == 0 && o.MinSpareServers == 0 && o.MaxSpareServers == 0 {
+		o.StartServers, o.MaxSpareServers = 2*p.Concurrency+5, preforkKeep
 	}
 	if spec.Mode == "daemon" {
 		if o.Processes == 0 {
@@ -238,13 +291,14 @@ func (p *Plan) Run(ctx context.Context, env *runner.Env, cells []runner.Cell, re
 			up = append(up, i)
 		}
 	}
+	// The cells warm up side by side: what a warm-up measures is thrown away, and a prefork
+	// cell's warm-up (forking children that each load the app) takes seconds of CPU that the
+	// other cells' need not wait for.
+	var wwg sync.WaitGroup
 	for _, i := range up {
-		for w := 0; w < p.WarmupRuns && ctx.Err() == nil; w++ {
-			rep := measure(ctx, stacks[i], *p)
-			rs[i].Throughput.Warmup = append(rs[i].Throughput.Warmup, rep)
-			env.Progress("cell %s: warm-up %d/%d: %.1f req/s (discarded)", rs[i].ID, w+1, p.WarmupRuns, rep.ReqPerSec)
-		}
+		wwg.Go(func() { p.warmUp(ctx, env, stacks[i], rs[i]) })
 	}
+	wwg.Wait()
 	schedule := stats.Balanced(up, p.Repetitions)
 	if p.Order == OrderInterleaved {
 		schedule = stats.Interleave(up, p.Repetitions)
@@ -254,22 +308,38 @@ func (p *Plan) Run(ctx context.Context, env *runner.Env, cells []runner.Cell, re
 			break
 		}
 		c := rs[i]
-		rep := measure(ctx, stacks[i], *p)
-		rep.Slot = k + 1
-		c.Throughput.Repetitions = append(c.Throughput.Repetitions, rep)
-		env.Progress("run %d/%d: %s %.1f req/s, p50 %.2f ms, p99 %.2f ms", k+1, len(schedule), c.ID,
-			rep.ReqPerSec, rep.P50Ms, rep.P99Ms)
-		if rep.Error != "" {
-			// A run that stopped early measured something else than its siblings: keep it
-			// out of the sample, say so.
-			c.Note("run %d left out of the sample: %s", k+1, rep.Error)
-			continue
+		for try := 0; ; try++ {
+			waited, quiet := settle(ctx, stacks)
+			rep := measure(ctx, stacks[i], *p, p.Requests, p.Duration)
+			rep.Slot, rep.Rerun, rep.SettleS = k+1, try, round3(waited.Seconds())
+			if !quiet && ctx.Err() == nil {
+				c.Note("run %d started with the app processes still busy after %v", k+1, maxSettle)
+			}
+			cold := rep.ColdStarts > 0 && rep.Error == ""
+			retry := cold && try < p.MaxReruns && ctx.Err() == nil
+			rep.Replaced = retry
+			c.Throughput.Repetitions = append(c.Throughput.Repetitions, rep)
+			again := ""
+			if retry {
+				again = fmt.Sprintf("; %d app load(s) during the run: run again", rep.ColdStarts)
+			}
+			env.Progress("run %d/%d: %s %.1f req/s, p50 %.2f ms, p99 %.2f ms%s", k+1, len(schedule), c.ID,
+				rep.ReqPerSec, rep.P50Ms, rep.P99Ms, again)
+			if retry {
+				continue
+			}
+			if rep.Error != "" {
+				// A run that stopped early measured something else than its siblings: keep it
+				// out of the sample, say so.
+				c.Note("run %d left out of the sample: %s", k+1, rep.Error)
+			} else {
+				c.addRepetition(rep)
+			}
+			break
 		}
-		c.addRepetition(rep)
 	}
 	for _, i := range up {
 		c := rs[i]
-		countColdStarts(stacks[i], c.Throughput)
 		if ctx.Err() != nil {
 			c.Fail(fmt.Errorf("interrupted: %w", ctx.Err()))
 		} else {
@@ -279,7 +349,33 @@ func (p *Plan) Run(ctx context.Context, env *runner.Env, cells []runner.Cell, re
 	}
 }
 
-// Schedule lists the cell ids of a run's measured runs in the order they ran (by slot).
+// warmUp runs a cell until a run loads the app in no process (at least WarmupRuns, at most
+// MaxWarmupRuns runs): every process the load creates has then loaded the app, and a
+// measured run starts from a warm cell.
+func (p *Plan) warmUp(ctx context.Context, env *runner.Env, s *runner.Stack, c *CellResult) {
+	duration := p.WarmupDuration
+	if p.Requests > 0 {
+		duration = 0
+	}
+	for w := 0; w < p.MaxWarmupRuns && ctx.Err() == nil; w++ {
+		// The processes the previous run created finish loading the app first: a run that
+		// overlaps their imports is a poor test of "loads no app".
+		waited, _ := settle(ctx, []*runner.Stack{s})
+		rep := measure(ctx, s, *p, p.Requests, duration)
+		rep.SettleS = round3(waited.Seconds())
+		c.Throughput.Warmup = append(c.Throughput.Warmup, rep)
+		env.Progress("cell %s: warm-up %d: %.1f req/s, %d app load(s) (discarded)", c.ID, w+1, rep.ReqPerSec, rep.ColdStarts)
+		if w+1 >= p.WarmupRuns && rep.ColdStarts == 0 && rep.Error == "" {
+			return
+		}
+	}
+	if p.MaxWarmupRuns > 0 && ctx.Err() == nil {
+		c.Note("still loading the app after %d warm-up runs", p.MaxWarmupRuns)
+	}
+}
+
+// Schedule lists the cell ids of a run's measured runs in the order they ran (by slot), a slot's
+// replaced tries left out.
 func Schedule(cells []CellResult) []string {
 	type slot struct {
 		k  int
@@ -291,7 +387,7 @@ func Schedule(cells []CellResult) []string {
 			continue
 		}
 		for _, r := range c.Throughput.Repetitions {
-			if r.Error == "" {
+			if r.Error == "" && !r.Replaced {
 				slots = append(slots, slot{r.Slot, c.ID})
 			}
 		}
@@ -309,6 +405,9 @@ func (p *Plan) start(ctx context.Context, env *runner.Env, c runner.Cell, res *C
 	began := time.Now()
 	res.Throughput = &Result{Processes: c.Stack.Processes, Threads: c.Stack.Threads,
 		Warmup: []Rep{}, Repetitions: []Rep{}}
+	if c.Stack.MPM == "prefork" {
+		res.Throughput.StartServers, res.Throughput.MaxSpareServers = c.Stack.StartServers, c.Stack.MaxSpareServers
+	}
 	env.Progress("cell %s: starting", c.ID)
 	s := env.StartStack(ctx, c, c.Stack, &res.Cell)
 	if s == nil {
@@ -319,18 +418,20 @@ func (p *Plan) start(ctx context.Context, env *runner.Env, c runner.Cell, res *C
 	return s
 }
 
-// measure is one ab-like run against a cell.
-func measure(ctx context.Context, s *runner.Stack, plan Plan) Rep {
+// measure is one ab-like run against a cell: requests, or for duration when requests is 0.
+// Its cold starts are the app loads the cell's log shows between its start and its end.
+func measure(ctx context.Context, s *runner.Stack, plan Plan, requests int, duration time.Duration) Rep {
 	rep := Rep{Start: time.Now()}
 	r, err := bench.Run(ctx, bench.Config{
-		URL: s.URL() + plan.Path, Requests: int64(plan.Requests), Concurrency: plan.Concurrency,
+		URL: s.URL() + plan.Path, Requests: int64(requests), Duration: duration, Concurrency: plan.Concurrency,
 		Timeout: plan.RequestTimeout,
 		// ab gives up after 10 failures that never complete (connect errors, timeouts): a dead
 		// cell must not hang the run.
 		MaxFailures: 10,
 	})
-	rep.end = time.Now()
+	end := time.Now()
 	rep.AppProcesses = len(s.AppProcesses())
+	rep.ColdStarts = appLoads(s, rep.Start, end)
 	if r == nil {
 		if err == nil {
 			err = errors.New("no result")
@@ -351,33 +452,35 @@ func measure(ctx context.Context, s *runner.Stack, plan Plan) Rep {
 			rep.MaxMs = ms3(p.Latency)
 		}
 	}
+	want := "requests"
+	if requests == 0 {
+		want = "duration"
+	}
 	switch {
 	case err != nil:
 		rep.Error = err.Error()
-	case r.StopReason != "requests":
+	case r.StopReason != want:
 		rep.Error = "stopped early: " + r.StopReason
-	case r.Complete < int64(plan.Requests):
-		rep.Error = fmt.Sprintf("%d of %d requests completed", r.Complete, plan.Requests)
+	case requests > 0 && r.Complete < int64(requests):
+		rep.Error = fmt.Sprintf("%d of %d requests completed", r.Complete, requests)
 	}
 	return rep
 }
 
-// countColdStarts counts, per run, the app loads the cell's error log shows during it.
-func countColdStarts(s *runner.Stack, t *Result) {
+// appLoads counts the app loads (mod_wsgi's "Loading Python script file") the cell's log shows
+// from start to end.
+func appLoads(s *runner.Stack, start, end time.Time) int {
 	events, err := observe.ReadProcessEvents(server.LogFile(s.Server))
 	if err != nil {
-		return
+		return 0
 	}
-	for _, reps := range [][]Rep{t.Warmup, t.Repetitions} {
-		for k := range reps {
-			r := &reps[k]
-			for _, e := range events {
-				if e.Rule == "wsgi_script_load" && !e.Time.Before(r.Start) && !e.Time.After(r.end) {
-					r.ColdStarts++
-				}
-			}
+	n := 0
+	for _, e := range events {
+		if e.Rule == "wsgi_script_load" && !e.Time.Before(start) && !e.Time.After(end) {
+			n++
 		}
 	}
+	return n
 }
 
 func ms3(d time.Duration) float64 { return round3(float64(d) / 1e6) }
@@ -423,21 +526,38 @@ func (r *CellResult) summarize(plan Plan) {
 		r.Throughput.Summary[stats.MetricP99]
 	ci := "no CI with one run"
 	if rps.CI != nil {
-		ci = fmt.Sprintf("± %.1f (95%% CI)", rps.CI.HalfWidth)
+		ci = fmt.Sprintf("± %.1f (95%% CI, ± %.1f%%)", rps.CI.HalfWidth, 100*rps.CI.HalfWidth/rps.Mean)
 	}
 	reason := fmt.Sprintf("%.1f req/s %s over %d runs; p50 %.2f ms, p99 %.2f ms (means)", rps.Mean, ci, rps.N,
 		p50.Mean, p99.Mean)
-	cold := 0
+	cold, replaced, failed := 0, 0, 0
 	for _, rep := range r.Throughput.Repetitions {
-		if rep.ColdStarts > 0 && rep.Error == "" {
+		switch {
+		case rep.Replaced:
+			replaced++
+		case rep.Error != "":
+			failed++
+		case rep.ColdStarts > 0:
 			cold++
 		}
 	}
-	if cold > 0 {
-		reason += fmt.Sprintf("; %d of %d runs had a process load the app mid-run", cold, rps.N)
+	if replaced > 0 {
+		reason += fmt.Sprintf("; %d run(s) re-run after a process loaded the app mid-run", replaced)
 	}
-	if n := len(r.Throughput.Repetitions) - rps.N; n > 0 {
-		reason += fmt.Sprintf("; %d run(s) left out (see notes)", n)
+	if cold > 0 {
+		reason += fmt.Sprintf("; %d of %d runs in the sample had a process load the app mid-run (still, after %d re-runs)",
+			cold, rps.N, plan.MaxReruns)
+	}
+	if failed > 0 {
+		reason += fmt.Sprintf("; %d run(s) left out (see notes)", failed)
 	}
 	r.Verdict = results.Verdict{Kind: results.Measured, Reason: reason}
+}
+
+// runLength is what one measured run is: "2s" or "-n 1000".
+func (p Plan) runLength() string {
+	if p.Requests > 0 {
+		return fmt.Sprintf("-n %d", p.Requests)
+	}
+	return p.Duration.String()
 }

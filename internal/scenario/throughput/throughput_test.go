@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"wsgilab/internal/compare"
 	"wsgilab/internal/results"
@@ -17,12 +18,14 @@ import (
 // The real-stack test shares one private RabbitMQ node; a machine without the stack fails it.
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
-// The throughput scenario on the real stack: prefork and event cells up at once, a warm-up
-// each, three measured runs each in the balanced order, every run in the cell's series, and
-// run.json readable by compare (the pairwise comparison names its test).
+// The throughput scenario on the real stack: prefork and event cells up at once, warmed up
+// until a run loads the app in no process, three measured runs each in the balanced order (a
+// run during which a process loaded the app run again, the run it replaced kept out of the
+// series), every counted run in the cell's series, and run.json readable by compare (the
+// pairwise comparison names its test and gives the ratio's CI).
 func TestThroughputScenarioOnRealStack(t *testing.T) {
 	plan := DefaultPlan()
-	plan.Requests, plan.Repetitions = 300, 3
+	plan.Duration, plan.WarmupDuration, plan.Repetitions = 500*time.Millisecond, 500*time.Millisecond, 3
 	out, work := t.TempDir(), testsupport.Dir(t)
 	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{OutDir: out, WorkDir: work})
 
@@ -35,15 +38,35 @@ func TestThroughputScenarioOnRealStack(t *testing.T) {
 		if c.ID != ids[i] || c.Verdict.Kind != results.Measured || c.Throughput == nil {
 			t.Fatalf("cell %d: id %s verdict %s", i, c.ID, c.Verdict.Kind)
 		}
-		if len(c.Throughput.Warmup) != plan.WarmupRuns || len(c.Throughput.Repetitions) != plan.Repetitions {
-			t.Errorf("%s: %d warm-up runs, %d measured, want %d and %d", c.ID, len(c.Throughput.Warmup),
-				len(c.Throughput.Repetitions), plan.WarmupRuns, plan.Repetitions)
+		// Warm-up: until a run loaded the app in no process (or the most runs allowed).
+		w := c.Throughput.Warmup
+		if len(w) < plan.WarmupRuns || len(w) > plan.MaxWarmupRuns ||
+			(len(w) < plan.MaxWarmupRuns && w[len(w)-1].ColdStarts != 0) {
+			t.Errorf("%s: warm-up runs %+v", c.ID, w)
 		}
+		for k, r := range w[:len(w)-1] {
+			if k+1 >= plan.WarmupRuns && r.ColdStarts == 0 {
+				t.Errorf("%s: warm-up went on after run %d, which loaded the app in no process", c.ID, k+1)
+			}
+		}
+		// Measured: per slot, tries replaced by a re-run because the app loaded during them,
+		// then the one counted.
+		counted, tries := 0, map[int]int{}
 		for _, r := range c.Throughput.Repetitions {
-			if r.Error != "" || r.Complete != int64(plan.Requests) || r.Failed != 0 || r.ReqPerSec <= 0 ||
-				r.P50Ms <= 0 || r.P99Ms < r.P50Ms || r.MaxMs < r.P99Ms || r.Slot == 0 {
+			if r.Error != "" || r.Complete == 0 || r.Failed != 0 || r.ReqPerSec <= 0 || r.ElapsedS < plan.Duration.Seconds() ||
+				r.P50Ms <= 0 || r.P99Ms < r.P50Ms || r.MaxMs < r.P99Ms || r.Slot == 0 || r.Rerun != tries[r.Slot] {
 				t.Errorf("%s: run %+v", c.ID, r)
 			}
+			tries[r.Slot]++
+			if r.Replaced != (r.ColdStarts > 0 && r.Rerun < plan.MaxReruns) {
+				t.Errorf("%s: run %+v: replaced %v", c.ID, r, r.Replaced)
+			}
+			if !r.Replaced {
+				counted++
+			}
+		}
+		if counted != plan.Repetitions || len(tries) != plan.Repetitions {
+			t.Errorf("%s: %d runs counted over %d slots, want %d", c.ID, counted, len(tries), plan.Repetitions)
 		}
 		if len(c.Metrics) != 3 {
 			t.Fatalf("%s: metrics %+v", c.ID, c.Metrics)
@@ -77,7 +100,8 @@ func TestThroughputScenarioOnRealStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(cmp.Rows) != 3 || cmp.Rows[0].Cell != ids[0] || cmp.Rows[0].CellB != ids[1] ||
-		cmp.Rows[0].Comparison.Test != stats.MannWhitney || cmp.Rows[0].A.N != plan.Repetitions {
+		cmp.Rows[0].Comparison.Test != stats.MannWhitney || cmp.Rows[0].A.N != plan.Repetitions ||
+		cmp.Rows[0].Comparison.Ratio == nil || cmp.Rows[0].Comparison.Ratio.Method != stats.MethodFieller {
 		t.Errorf("comparison rows %+v", cmp.Rows)
 	}
 	var text strings.Builder
@@ -85,8 +109,9 @@ func TestThroughputScenarioOnRealStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + text.String())
-	if !strings.Contains(text.String(), "Mann-Whitney U") || !strings.Contains(text.String(), "req/s") {
-		t.Errorf("the run's text lacks the comparison")
+	if !strings.Contains(text.String(), "Mann-Whitney U") || !strings.Contains(text.String(), "req/s") ||
+		!strings.Contains(text.String(), ids[1]+" / "+ids[0]) {
+		t.Errorf("the run's text lacks the comparison or the pair's ratio")
 	}
 	testsupport.AssertNothingLeft(t, work)
 }
