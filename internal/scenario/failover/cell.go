@@ -133,7 +133,7 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 		return
 	}
 
-	tr := newTraffic(s.URL(), p.Rate, p.RequestTimeout)
+	tr := newTraffic(ctx, s.URL(), p.Rate, p.RequestTimeout)
 	trCtx, stopTraffic := context.WithCancel(ctx)
 	defer stopTraffic()
 	start := time.Now()

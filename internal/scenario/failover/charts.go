@@ -46,7 +46,7 @@ func (Scenario) Charts(run *results.Run, dir string) ([]htmlreport.Section, erro
 		if !full[i] || len(c.Requests) == 0 || c.Fault.Start.IsZero() {
 			continue
 		}
-		per.Charts = append(per.Charts, requestsChart(c, p))
+		per.Charts = append(per.Charts, requestsChart(c))
 	}
 	across := htmlreport.Section{
 		Title: "Across cells",
@@ -60,7 +60,7 @@ func (Scenario) Charts(run *results.Run, dir string) ([]htmlreport.Section, erro
 }
 
 // requestsChart is one cell's requests per second, x in seconds from the fault's start.
-func requestsChart(c CellResult, p Plan) htmlreport.Chart {
+func requestsChart(c CellResult) htmlreport.Chart {
 	origin, faultEnd := faultSpan(c)
 	first, last := math.Inf(1), math.Inf(-1)
 	for _, r := range c.Requests {

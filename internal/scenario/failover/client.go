@@ -70,17 +70,20 @@ type traffic struct {
 	rate    float64
 	timeout time.Duration
 	client  *http.Client
+	// abort ends the requests in flight (the run was interrupted); stopping the loop does not.
+	abort context.Context
 
 	mu   sync.Mutex
 	reqs []Request
 	wg   sync.WaitGroup
 }
 
-func newTraffic(url string, rate float64, timeout time.Duration) *traffic {
+// newTraffic is the open loop of one cell against url; abort ending ends the requests in flight.
+func newTraffic(abort context.Context, url string, rate float64, timeout time.Duration) *traffic {
 	// One connection per request, as a load balancer without keep-alive would: a kept
 	// connection would tie the client to one Apache child.
 	tr := &http.Transport{DisableKeepAlives: true, MaxIdleConns: -1}
-	return &traffic{url: url, rate: rate, timeout: timeout, client: &http.Client{Transport: tr}}
+	return &traffic{url: url, rate: rate, timeout: timeout, client: &http.Client{Transport: tr}, abort: abort}
 }
 
 // run sends requests on schedule until ctx ends: request i is due at start + i/rate, with id
@@ -122,12 +125,12 @@ func (t *traffic) wait() []Request {
 	return out
 }
 
-// do sends one request. Its context is not the run's: a request already sent is seen through
-// to its response or its timeout, as a real client's would be, so that every id the client
-// sent has an outcome.
+// do sends one request. Stopping the loop does not end it: a request already sent is seen
+// through to its response or its timeout, as a real client's would be, so that every id the
+// client sent has an outcome; only an interrupted run (abort) cuts it short.
 func (t *traffic) do(path, id string, due time.Time) (r Request) {
 	r = Request{ID: id, Path: path, Sent: due}
-	ctx, cancel := context.WithDeadline(context.Background(), due.Add(t.timeout))
+	ctx, cancel := context.WithDeadline(t.abort, due.Add(t.timeout))
 	defer cancel()
 	defer func() { r.LatencyMs = runner.Millis(time.Since(due)) }()
 	req, err := http.NewRequestWithContext(ctx, "GET", t.url+path+"?id="+id, nil)

@@ -46,7 +46,7 @@ func TestAccountingOnRealCell(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	tr := newTraffic(s.URL(), 10, 10*time.Second)
+	tr := newTraffic(ctx, s.URL(), 10, 10*time.Second)
 	var reqs []Request
 	send := func(path string, ids ...int) {
 		for _, i := range ids {
@@ -114,9 +114,10 @@ func TestAccountingOnRealCell(t *testing.T) {
 	if len(got) != 35 {
 		t.Errorf("%d deliveries recorded, want 30 ids + 5 repeats", len(got))
 	}
-	pids := map[string]int{}
+	// A repeated id was sent by whichever process served each copy.
+	pids := map[string][]int{}
 	for _, r := range reqs {
-		pids[r.ID] = r.PID
+		pids[r.ID] = append(pids[r.ID], r.PID)
 	}
 	for _, d := range got {
 		id, _ := strconv.Atoi(d.ID)
@@ -124,8 +125,8 @@ func TestAccountingOnRealCell(t *testing.T) {
 		if id >= 10 && id < 20 {
 			wantMethod = "echo"
 		}
-		if d.Method != wantMethod || d.PID != pids[d.ID] || d.Time().IsZero() {
-			t.Errorf("delivery %+v: want method %s from pid %d", d, wantMethod, pids[d.ID])
+		if d.Method != wantMethod || !slices.Contains(pids[d.ID], d.PID) || d.Time().IsZero() {
+			t.Errorf("delivery %+v: want method %s from one of pids %v", d, wantMethod, pids[d.ID])
 		}
 	}
 }

@@ -84,6 +84,9 @@ func nodesLabel(cells []CellResult) string {
 		return "a private RabbitMQ node per cell"
 	}
 	s := fmt.Sprintf("a private RabbitMQ node per cell (ready in %.1f-%.1fs", lo, hi)
+	if lo == hi {
+		s = fmt.Sprintf("a private RabbitMQ node per cell (ready in %.1fs", lo)
+	}
 	if n > 0 {
 		s += fmt.Sprintf(", %.0f MB each", rss/float64(n))
 	}
