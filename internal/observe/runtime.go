@@ -25,10 +25,10 @@ type Runtime struct {
 	Eventlet bool `json:"eventlet"`
 	// Threads is the process's native threads (/proc/PID/task).
 	Threads int `json:"threads"`
-	// AppThreads are the native threads started at or after Since, the moment the process
-	// began loading the app: the server's own threads (Apache's workers and listener,
-	// mod_wsgi's request and monitor threads) start with the process, before it loads the app
-	// (lazily, on its first request). Under eventlet.monkey_patch() a threading.Thread is a
+	// AppThreads are the native threads started more than appThreadMargin after Since, the
+	// moment the process began loading the app: the server's own threads (Apache's workers and
+	// listener, mod_wsgi's request and monitor threads) start with the process, before it loads
+	// the app (lazily, on its first request) or with it (when that request came at once). Under eventlet.monkey_patch() a threading.Thread is a
 	// green thread, so a patched app starts native threads only on purpose
 	// (eventlet.patcher.original, tpool).
 	AppThreads int       `json:"app_threads"`
@@ -57,9 +57,7 @@ func ReadRuntime(pid int, since time.Time) (Runtime, error) {
 			continue // the thread ended meanwhile
 		}
 		r.Threads++
-		// Start times have the kernel's clock-tick resolution (10 ms): a thread started in
-		// the tick of the load counts as the app's.
-		if !start.Before(since.Add(-clockTick)) {
+		if !start.Before(since.Add(appThreadMargin)) {
 			r.AppThreads++
 		}
 	}
@@ -83,6 +81,13 @@ func mapsGreenlet(maps []byte) bool {
 
 // clockTick is the unit of /proc's start times (USER_HZ, 100 on every Linux wsgilab runs on).
 const clockTick = 10 * time.Millisecond
+
+// appThreadMargin: a thread is the app's when it started this long after the load began. A
+// process that loads the app as soon as it starts (a daemon process or a child serving the
+// first request) creates its own threads in the same few milliseconds, within a clock tick or
+// two of the load; the app's first thread comes after its imports, hundreds of milliseconds
+// later (oslo.messaging's: after the first connection to the broker).
+const appThreadMargin = 100 * time.Millisecond
 
 // bootTime is when the machine booted, to the clock tick: now minus /proc/uptime (btime in
 // /proc/stat is whole seconds, too coarse to compare a thread's start with a log line).

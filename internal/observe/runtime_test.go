@@ -38,10 +38,10 @@ input()
 			if !lines.Scan() {
 				t.Fatal("the python process said nothing")
 			}
-			// The thread starts after since; clock ticks are 10 ms, hence the margin.
+			// The thread starts well after since (appThreadMargin); the main thread before.
 			time.Sleep(3 * clockTick)
 			since := time.Now()
-			time.Sleep(3 * clockTick)
+			time.Sleep(appThreadMargin + 3*clockTick)
 			stdin.Write([]byte("\n"))
 			if !lines.Scan() {
 				t.Fatal("no thread")
