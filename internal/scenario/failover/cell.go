@@ -146,7 +146,7 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 			obs.Mark(MarkFaultStart, w.Start)
 		})
 		obs.Mark(MarkFaultEnd, res.Fault.End)
-		wait(ctx, time.Until(res.Fault.End.Add(p.After)))
+		p.waitRecovered(ctx, tr, Phases{FaultStart: res.Fault.Start, FaultEnd: res.Fault.End})
 	}
 	res.Broker.RSSMB = rssMB(b.VMPID())
 	stopTraffic()
@@ -170,6 +170,28 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 		return
 	}
 	res.judge()
+}
+
+// afterRecovery is how long the traffic goes on once the service has recovered: late deliveries
+// of messages sent during the fault, and the client's and broker's last lines, land within it.
+const afterRecovery = 5 * time.Second
+
+// waitRecovered lets the traffic run after the fault until the service has recovered as the
+// verdict judges it (every app process answered again, latency back for `sustained` windows)
+// and afterRecovery more, or until After: a cell that recovers in two seconds does not wait the
+// whole recovery window, one that does not recover (STUCK) still gets all of it.
+func (p *Plan) waitRecovered(ctx context.Context, tr *traffic, ph Phases) {
+	deadline := ph.FaultEnd.Add(p.After)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		rc := recovery(tr.completed(), ph)
+		if rc.RecoverS != nil && rc.LatencyBackS != nil {
+			back := ph.FaultEnd.Add(time.Duration(*rc.LatencyBackS * float64(time.Second)))
+			if time.Now().After(back.Add(sustained*window + afterRecovery)) {
+				return
+			}
+		}
+		wait(ctx, min(500*time.Millisecond, time.Until(deadline)))
+	}
 }
 
 func wait(ctx context.Context, d time.Duration) {

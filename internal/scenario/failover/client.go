@@ -115,6 +115,15 @@ func (t *traffic) add(r Request) {
 	t.mu.Unlock()
 }
 
+// completed returns the requests answered (or failed) so far, in the order they were sent.
+func (t *traffic) completed() []Request {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := append([]Request(nil), t.reqs...)
+	sortRequests(out)
+	return out
+}
+
 // wait returns every request once none is in flight, in the order they were sent.
 func (t *traffic) wait() []Request {
 	t.wg.Wait()

@@ -90,7 +90,9 @@ type Plan struct {
 	// Before is the traffic before the fault: the service's normal (its latency p99 is what
 	// "recovered" means for latency) and its connections, all open.
 	Before time.Duration `json:"before_ns"`
-	// After is the traffic after the fault ended: the time the service has to recover.
+	// After is the traffic after the fault ended, at most: the time the service has to recover.
+	// A cell ends sooner once the service has recovered (every app process answered again,
+	// latency back for three seconds) and five seconds more.
 	// oslo.messaging's reconnect back-off sleeps 1, 3, 5, 7, ... s (rabbit_retry_interval 1,
 	// rabbit_retry_backoff 2), so a connection retries n² s after it failed: after a 20-25 s
 	// outage its next try may be 11 s away (36 s), and the backlog of requests queued meanwhile
@@ -175,7 +177,7 @@ func (Scenario) Flags(fs *pflag.FlagSet) func() (runner.Plan, error) {
 	faults := fs.String("fault", strings.Join(p.Faults, ","), "faults: "+strings.Join(fault.Kinds, ", ")+" (comma-separated)")
 	fs.DurationVar(&p.FaultDuration, "fault-duration", p.FaultDuration, "how long each fault lasts (reset is an instant)")
 	fs.DurationVar(&p.Before, "before", p.Before, "traffic before the fault")
-	fs.DurationVar(&p.After, "after", p.After, "traffic after the fault ended: the time the service has to recover")
+	fs.DurationVar(&p.After, "after", p.After, "traffic after the fault ended, at most: the time the service has to recover (a cell that recovered ends 5 s after its latency was back)")
 	fs.Float64Var(&p.Rate, "rate", p.Rate, "requests per second, half /cast and half /call in a fixed random order (open loop)")
 	fs.DurationVar(&p.RequestTimeout, "request-timeout", p.RequestTimeout, "the client gives up on a request after this")
 	fs.IntVar(&p.HeartbeatTimeout, "heartbeat-timeout", p.HeartbeatTimeout, "oslo.messaging heartbeat_timeout_threshold in s (green and pthread cells)")
