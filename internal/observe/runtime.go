@@ -108,6 +108,15 @@ func bootTime() (time.Time, error) {
 	return now.Add(-time.Duration(up * float64(time.Second))), nil
 }
 
+// ProcessStart is when pid started (forked), from /proc.
+func ProcessStart(pid int) (time.Time, error) {
+	boot, err := bootTime()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return taskStart(fmt.Sprintf("/proc/%d/stat", pid), boot)
+}
+
 // taskStart is when a thread started: field 22 of its stat (clock ticks since boot).
 func taskStart(statPath string, boot time.Time) (time.Time, error) {
 	b, err := os.ReadFile(statPath)

@@ -129,14 +129,14 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 	}
 	// The app processes' runtime, for PATCHED (patched.go): once their transient threads are
 	// gone, which only a short heartbeat timeout (a short idle) makes the cell wait for.
-	loaded := appLoads(server.LogFile(s.Server))
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Until(readyToRead(loaded, res.Warmup.PIDs))):
-	}
 	var pids []int
 	for _, ap := range s.AppProcesses() {
 		pids = append(pids, ap.PID)
+	}
+	loaded := appLoads(server.LogFile(s.Server), pids)
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(readyToRead(loaded, res.Warmup.PIDs))):
 	}
 	res.runtime = observeRuntime(loaded, pids)
 	if ctx.Err() != nil {

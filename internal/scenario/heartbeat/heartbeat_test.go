@@ -274,6 +274,11 @@ func testServers(t *testing.T, work string) {
 		if c.AppProcesses != 2 || len(c.Warmup.PIDs) != 2 || c.Server != c.Spec.Server {
 			t.Errorf("%s: server %q, %d app processes, warm-up reached %v", c.ID, c.Server, c.AppProcesses, c.Warmup.PIDs)
 		}
+		// PATCHED is observed under every server: gunicorn's green cell started no native
+		// heartbeat thread ("yes"); a native heartbeat cannot tell ("", the requested setting).
+		if wantPatched := map[string]string{"green": "yes", "pthread": ""}[c.Spec.Heartbeat]; c.Findings.Patched != wantPatched {
+			t.Errorf("%s: patched %q (%s), want %q: %+v", c.ID, c.Findings.Patched, c.Findings.PatchedBasis, wantPatched, c.Findings.Runtime)
+		}
 		if c.Spec.Server == "uwsgi" && !strings.Contains(c.Loaded, map[bool]string{true: "Python threads on", false: "Python threads off"}[c.Spec.Threads]) {
 			t.Errorf("%s: uWSGI's own account %q does not say whether Python threads run", c.ID, c.Loaded)
 		}

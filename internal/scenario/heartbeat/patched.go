@@ -32,14 +32,30 @@ import (
 // (metrics_thread_stop_timeout) when metrics are off. A process is read once it is gone.
 const transientThreadLife = 11 * time.Second
 
-// appLoads returns when each process began loading the app: its last "Loading Python script
-// file" line in the server's log.
-func appLoads(log observe.LogFile) map[int]time.Time {
+// appLoads returns when each of pids (or of the processes the log names) began loading the app:
+// its last "Loading Python script file" line in the server's log (mod_wsgi). uWSGI and gunicorn
+// log no load of their own: there the fake service's own line at the end of its import says how
+// long the import took. A worker forked after its master imported the app (uWSGI without
+// lazy-apps, gunicorn --preload) loaded nothing itself: its threads are those it started since
+// it was forked.
+func appLoads(log observe.LogFile, pids []int) map[int]time.Time {
 	events, _ := observe.ReadProcessEvents(log)
 	loaded := map[int]time.Time{}
 	for _, e := range events {
 		if e.Rule == "wsgi_script_load" && e.Fields.PID != 0 {
 			loaded[e.Fields.PID] = e.Time
+		}
+	}
+	for _, e := range events {
+		if _, ok := loaded[e.Fields.PID]; !ok && e.Rule == "app_loaded" && e.Fields.PID != 0 && e.Fields.Seconds > 0 {
+			loaded[e.Fields.PID] = e.Time.Add(-time.Duration(e.Fields.Seconds * float64(time.Second)))
+		}
+	}
+	for _, pid := range pids {
+		if _, ok := loaded[pid]; !ok {
+			if start, err := observe.ProcessStart(pid); err == nil {
+				loaded[pid] = start
+			}
 		}
 	}
 	return loaded

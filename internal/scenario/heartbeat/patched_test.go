@@ -1,7 +1,10 @@
 package heartbeat
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"wsgilab/internal/observe"
 )
@@ -51,5 +54,26 @@ func TestPatchedColumn(t *testing.T) {
 	c.Findings.Patched = "no"
 	if got := patchedColumn(c); got != "no" {
 		t.Errorf("observed: %q", got)
+	}
+}
+
+// When each app process began loading the app, whatever the server: mod_wsgi's load line; the
+// fake service's own line minus the import's duration where the server logs none (gunicorn here);
+// the fork of a worker whose master imported the app (no line of its own: this test's process).
+func TestAppLoads(t *testing.T) {
+	log := `[2026-12-02 03:40:41 +0000] [15135] [INFO] Booting worker with pid: 15135
+2026-12-02 03:40:42.250 15135 INFO wsgilab.fakeservice [-] fakeservice loaded in pid 15135 in 1.200s (monkey_patch=True heartbeat=green)
+`
+	path := filepath.Join(t.TempDir(), "gunicorn.log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded := appLoads(observe.LogFile{Path: path, Source: "gunicorn", Format: observe.FormatGunicorn}, []int{15135, os.Getpid()})
+	want := time.Date(2026, 12, 2, 3, 40, 41, 50e6, time.Local)
+	if !loaded[15135].Equal(want) {
+		t.Errorf("gunicorn worker: %v, want %v (its line's time minus 1.2 s)", loaded[15135], want)
+	}
+	if own := loaded[os.Getpid()]; own.IsZero() || time.Since(own) > time.Hour || own.After(time.Now()) {
+		t.Errorf("a forked worker (this process) began %v, want its start", own)
 	}
 }
