@@ -171,7 +171,7 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 	}
 	for _, c := range cells {
 		if c.Verdict.Kind != results.Measured || len(c.Notes) > 0 {
-			fmt.Fprintf(w, "\n%s: %s — %s\n", c.ID, c.Verdict.Kind, c.Verdict.Reason)
+			report.Verdict(w, &c.Cell)
 			for _, n := range c.Notes {
 				fmt.Fprintf(w, "  note: %s\n", n)
 			}
