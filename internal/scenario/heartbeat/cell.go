@@ -136,7 +136,7 @@ func (p *Plan) runCell(ctx context.Context, env *runner.Env, c runner.Cell, res 
 	loaded := appLoads(server.LogFile(s.Server), pids)
 	select {
 	case <-ctx.Done():
-	case <-time.After(time.Until(readyToRead(loaded, res.Warmup.PIDs))):
+	case <-time.After(time.Until(readyToRead(loaded, res.Warmup.PIDs, res.Warmup.Last))):
 	}
 	res.runtime = observeRuntime(loaded, pids)
 	if ctx.Err() != nil {

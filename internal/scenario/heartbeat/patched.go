@@ -61,10 +61,13 @@ func appLoads(log observe.LogFile, pids []int) map[int]time.Time {
 	return loaded
 }
 
-// readyToRead is when every one of pids (those that loaded the app) can be read: its
-// transient thread ended.
-func readyToRead(loaded map[int]time.Time, pids []int) time.Time {
-	var t time.Time
+// readyToRead is when every one of pids (those that answered the warm-up) can be read: its
+// transient thread ended. The thread starts at a process's first RPC call, which is its first
+// request, not its load: a process that loads the app as it starts (uWSGI's and gunicorn's
+// workers, a mod_wsgi daemon process) may serve its first request seconds later, at the latest
+// by firstRPCBy (the warm-up's last response).
+func readyToRead(loaded map[int]time.Time, pids []int, firstRPCBy time.Time) time.Time {
+	t := firstRPCBy.Add(transientThreadLife)
 	for _, pid := range pids {
 		if l, ok := loaded[pid]; ok && l.Add(transientThreadLife).After(t) {
 			t = l.Add(transientThreadLife)

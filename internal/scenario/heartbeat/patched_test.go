@@ -77,3 +77,19 @@ func TestAppLoads(t *testing.T) {
 		t.Errorf("a forked worker (this process) began %v, want its start", own)
 	}
 }
+
+// A worker that loaded the app at boot and served its first request (its first RPC call, which
+// starts the transient thread) in the warm-up is read a thread's life after the warm-up, not
+// after its load: the CI failure that made this rule was a gunicorn worker read while its
+// metrics thread still ran.
+func TestReadyToRead(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 6, 11, 56, 0, time.UTC)
+	warmupEnd := t0.Add(3 * time.Second)
+	loaded := map[int]time.Time{10: t0, 11: t0.Add(5 * time.Second)}
+	if got, want := readyToRead(loaded, []int{10}, warmupEnd), warmupEnd.Add(transientThreadLife); !got.Equal(want) {
+		t.Errorf("loaded at boot: ready at %v, want %v (the warm-up's end + %v)", got, want, transientThreadLife)
+	}
+	if got, want := readyToRead(loaded, []int{10, 11}, warmupEnd), t0.Add(5*time.Second+transientThreadLife); !got.Equal(want) {
+		t.Errorf("one loaded after the warm-up's end: ready at %v, want %v", got, want)
+	}
+}
