@@ -47,6 +47,8 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{[]string{"run", "throughput", "--alpha", "2"}, "--alpha 2"},
 		{[]string{"run", "throughput", "--processes", "-1"}, "--processes -1: must be >= 1"},
 		{[]string{"run", "throughput", "--processes", "0"}, "--processes 0: must be >= 1"},
+		{[]string{"run", "throughput", "--max-reps", "3"}, "--max-reps=3: must be >= --reps (6)"},
+		{[]string{"run", "throughput", "--ci-target", "-1"}, "--ci-target=-1: must be >= 0"},
 		{[]string{"run", "--mode", "daemon", "--threads", "0"}, "--threads 0: must be >= 1"},
 		{[]string{"run", "--broker", "rabbit", "--management", "http://127.0.0.1:15672/"}, `--broker "rabbit": not an AMQP URL`},
 		{[]string{"run", "--out", "/etc/hostname/out"}, "--out /etc/hostname/out: /etc/hostname is not a directory"},

@@ -27,12 +27,13 @@ func (Scenario) Summary() string {
 func (Scenario) Usage() string {
 	return `The write-ups compared MPMs with one 'ab -n 1000 -c 10' per configuration (563 vs 531 req/s)
 although such numbers drift by ±20% from run to run. This scenario starts every cell of the
-matrix at once (each its own Apache on its own port) and warms each up with ab-like runs that are
+matrix at once (each its own server on its own port) and warms each up with ab-like runs that are
 thrown away, until a run loads the app in no process (--warmup to --max-warmup runs of
 --warmup-duration: the first requests of each process load the interpreter and the app). Then
 --reps measured runs of --duration per cell (-n instead, to mimic the write-ups' 1000 requests,
 which last a fraction of a second here), in an interleaved order that cancels the machine's
-drift (balanced: A B B A A B ...), one run at a time, without keep-alive, on --path (default "/",
+drift (balanced: A B B A A B ...), then one more run of every cell while a cell's req/s 95% CI
+is wider than --ci-target % of its mean, up to --max-reps; one run at a time, without keep-alive, on --path (default "/",
 the fake service's cheap page). Every run starts once the app processes of every cell are idle
 (an import, or a request the previous run abandoned at its end, still running would take its
 CPU). A measured run during which a process loaded the app (mod_wsgi's log: prefork forked a
@@ -47,11 +48,12 @@ default, --test welch for Welch's t). Each cell of run.json carries its series (
 'wsgilab compare run.json' prints the same comparison, 'wsgilab compare A B' compares two runs.
 
 Default: --mpm prefork,event --mode embedded (the write-up's comparison), MPM settings at Apache's
-defaults except prefork's spare servers: it starts -c + 5 children and keeps every child it forks
-(MaxSpareServers 256). With Apache's (--mpm-defaults: 5 children, 5 to 10 spare), a -c 10 load
+defaults except prefork's spare servers: it starts 2 x -c + 5 children (a -c 10 run
+without keep-alive kept 26 busy here: a child also holds a closing connection) and keeps every
+child it forks (MaxSpareServers 256). With Apache's (--mpm-defaults: 5 children, 5 to 10 spare), a -c 10 load
 keeps prefork forking children and reaping them all through a run, each new child loading the
 app (a second or more of CPU), so that a run's req/s depends on how many it created (the spikes
-scenario's subject). -c 10, warm-up runs of 1 s, then 6 runs of 2 s per cell.
+scenario's subject). -c 10, warm-up runs of 1 s, then 6 to 10 runs of 2 s per cell (until every req/s CI is within 5%).
 
 `
 }
@@ -62,12 +64,14 @@ func (Scenario) Flags(fs *pflag.FlagSet) func() (runner.Plan, error) {
 	fs.IntVarP(&p.Requests, "requests", "n", p.Requests, "requests per run (ab -n), instead of --duration")
 	fs.DurationVar(&p.Duration, "duration", p.Duration, "length of each measured run")
 	fs.IntVarP(&p.Concurrency, "concurrency", "c", p.Concurrency, "requests in flight (ab -c)")
-	fs.IntVar(&p.Repetitions, "reps", p.Repetitions, "measured runs per cell")
+	fs.IntVar(&p.Repetitions, "reps", p.Repetitions, "measured runs per cell, at least")
+	fs.IntVar(&p.MaxRepetitions, "max-reps", p.MaxRepetitions, "measured runs per cell at most, while a cell's req/s CI is wider than --ci-target")
+	fs.Float64Var(&p.TargetHalfWidthPct, "ci-target", p.TargetHalfWidthPct, "req/s CI half-width to reach, in % of the mean: one more round of runs while a cell's is wider (0: exactly --reps runs)")
 	fs.IntVar(&p.WarmupRuns, "warmup", p.WarmupRuns, "discarded runs per cell before the measured ones, at least")
 	fs.IntVar(&p.MaxWarmupRuns, "max-warmup", p.MaxWarmupRuns, "warm-up runs per cell at most, while runs still load the app")
 	fs.DurationVar(&p.WarmupDuration, "warmup-duration", p.WarmupDuration, "length of each warm-up run (with -n: -n requests)")
 	fs.IntVar(&p.MaxReruns, "max-reruns", p.MaxReruns, "re-runs of a measured run during which a process loaded the app")
-	fs.BoolVar(&p.MPMDefaults, "mpm-defaults", false, "keep Apache's spare-server defaults for prefork (5 children, 5-10 spare; default: -c + 5 children, every child kept): prefork then forks and reaps children all through a -c 10 run")
+	fs.BoolVar(&p.MPMDefaults, "mpm-defaults", false, "keep Apache's spare-server defaults for prefork (5 children, 5-10 spare; default: 2 x -c + 5 children, every child kept): prefork then forks and reaps children all through a -c 10 run")
 	fs.StringVar(&p.Order, "order", p.Order, "order of the measured runs: balanced (A B B A ...) or interleaved (A B A B ...)")
 	fs.StringVar(&p.Path, "path", p.Path, "endpoint to load")
 	importCost := p.Base.ImportCost
@@ -112,8 +116,8 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "wsgilab run %s: %d cells up at once; per cell warm-up runs until one loads the app in no process (discarded),\nthen %d runs of %s at -c %d (GET %s, no keep-alive), %s order, a run during which a process loaded the app run again; %.0fs in all\n",
-		run.Scenario, len(cells), p.Repetitions, p.runLength(), p.Concurrency, p.Path, p.Order, run.Elapsed)
+	fmt.Fprintf(w, "wsgilab run %s: %d cells up at once; per cell warm-up runs until one loads the app in no process (discarded),\nthen %s runs of %s at -c %d (GET %s, no keep-alive), %s order, a run during which a process loaded the app run again; %.0fs in all\n",
+		run.Scenario, len(cells), p.repsText(), p.runLength(), p.Concurrency, p.Path, p.Order, run.Elapsed)
 	for _, c := range cells {
 		if t := c.Throughput; t != nil && t.MaxSpareServers > 0 {
 			fmt.Fprintf(w, "%s: StartServers %d, MaxSpareServers %d: prefork keeps the children it forks (--mpm-defaults: Apache's 5 and 10)\n",

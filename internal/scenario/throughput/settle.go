@@ -16,10 +16,12 @@ import (
 // second or more of CPU, much more with a few at once on a small machine), or a request that
 // the previous run abandoned at its end. Before every run, settle waits until the app
 // processes of every cell have used less than quietCPU of CPU over a quietWindow, at most
-// maxSettle.
+// maxSettle. /proc counts CPU in 10 ms ticks, so "quiet" is no tick charged in the window: an
+// import or a request still running is charged one in far less than 100 ms, and a settle costs
+// one window even when all is quiet, before each of the run's 12-20 runs.
 const (
-	quietWindow = 200 * time.Millisecond
-	quietCPU    = 10 * time.Millisecond // 5% of one core
+	quietWindow = 100 * time.Millisecond
+	quietCPU    = 10 * time.Millisecond // 10% of one core
 	maxSettle   = 20 * time.Second
 )
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ const (
 // Plan is the shape of the throughput scenario (run.json's "plan").
 //
 // JSON: {"requests": 0, "duration_ns": 2000000000, "concurrency": 10, "repetitions": 6,
+// "max_repetitions": 10, "target_half_width_pct": 5,
 // "warmup_runs": 1, "max_warmup_runs": 10, "warmup_duration_ns": 1000000000, "max_reruns": 2,
 // "mpm_defaults": false,
 // "order": "balanced", "path": "/", "request_timeout_ns": 30000000000,
@@ -50,8 +52,14 @@ type Plan struct {
 	Requests    int           `json:"requests"`
 	Duration    time.Duration `json:"duration_ns"`
 	Concurrency int           `json:"concurrency"`
-	// Repetitions is R, the measured runs per cell.
-	Repetitions int `json:"repetitions"`
+	// Repetitions is R, the measured runs per cell. While a cell's req/s CI half-width is
+	// above TargetHalfWidthPct (% of its mean; 0: no target), every cell gets one more run, in
+	// the same balanced order, up to MaxRepetitions each: this machine's req/s drifts ±5-10%
+	// from one 2 s run to the next (measured: 12 runs of one cell, alone, 6620-7936 req/s), so
+	// six runs give a half-width of 2-8% and a noisy stretch needs a few more.
+	Repetitions        int     `json:"repetitions"`
+	MaxRepetitions     int     `json:"max_repetitions,omitempty"`
+	TargetHalfWidthPct float64 `json:"target_half_width_pct,omitempty"`
 	// Each cell is warmed up, with runs that are thrown away, until a run loads the app in no
 	// process (the first requests of a process load the interpreter and the app): at least
 	// WarmupRuns, at most MaxWarmupRuns, each lasting WarmupDuration (or Requests).
@@ -69,7 +77,7 @@ type Plan struct {
 	// RequestTimeout abandons one request (ab -s).
 	RequestTimeout time.Duration `json:"request_timeout_ns"`
 	// MPMDefaults keeps Apache's spare-server settings for prefork (StartServers 5,
-	// MinSpareServers 5, MaxSpareServers 10). Otherwise prefork starts Concurrency+5 children
+	// MinSpareServers 5, MaxSpareServers 10). Otherwise prefork starts 2*Concurrency+5 children
 	// and keeps every child it forks (MaxSpareServers = preforkKeep): with the defaults, a -c 10
 	// load keeps prefork forking children (fewer than 5 idle: a closing connection holds a
 	// child too) and reaping them (more than 10 idle) all through a run, each new child loading
@@ -92,7 +100,8 @@ type Plan struct {
 // 2 s instead of 1000 requests, six per cell. Measured on a 2-core machine: every cell's 95% CI
 // within 5% of its mean, in under a minute with the private broker's start (README).
 func DefaultPlan() Plan {
-	return Plan{Duration: 2 * time.Second, Concurrency: 10, Repetitions: 6, WarmupRuns: 1, MaxWarmupRuns: 10,
+	return Plan{Duration: 2 * time.Second, Concurrency: 10, Repetitions: 6, MaxRepetitions: 10, TargetHalfWidthPct: 5,
+		WarmupRuns: 1, MaxWarmupRuns: 10,
 		WarmupDuration: time.Second, MaxReruns: 2, Order: OrderBalanced,
 		Path: "/", RequestTimeout: 30 * time.Second, MonkeyPatch: true, Test: stats.MannWhitney, Alpha: stats.Alpha,
 		Matrix: runner.Matrix{MPMs: []string{"prefork", "event"}, Modes: []string{"embedded"}, Heartbeats: []string{"green"}}}
@@ -111,6 +120,10 @@ func (p Plan) Validate() error {
 		return fmt.Errorf("-c %d: must be between 1 and -n (%d)", p.Concurrency, p.Requests)
 	case p.Repetitions < 1:
 		return fmt.Errorf("--reps=%d: must be >= 1", p.Repetitions)
+	case p.MaxRepetitions != 0 && p.MaxRepetitions < p.Repetitions:
+		return fmt.Errorf("--max-reps=%d: must be >= --reps (%d)", p.MaxRepetitions, p.Repetitions)
+	case p.TargetHalfWidthPct < 0 || math.IsNaN(p.TargetHalfWidthPct):
+		return fmt.Errorf("--ci-target=%v: must be >= 0 (0: no target)", p.TargetHalfWidthPct)
 	case p.WarmupRuns < 0:
 		return fmt.Errorf("--warmup=%d: must be >= 0", p.WarmupRuns)
 	case p.MaxWarmupRuns < p.WarmupRuns:
@@ -303,7 +316,8 @@ func (p *Plan) Run(ctx context.Context, env *runner.Env, cells []runner.Cell, re
 	if p.Order == OrderInterleaved {
 		schedule = stats.Interleave(up, p.Repetitions)
 	}
-	for k, i := range schedule {
+	for k := 0; k < len(schedule); k++ {
+		i := schedule[k]
 		if ctx.Err() != nil {
 			break
 		}
@@ -337,6 +351,9 @@ func (p *Plan) Run(ctx context.Context, env *runner.Env, cells []runner.Cell, re
 			}
 			break
 		}
+		if k == len(schedule)-1 {
+			schedule = append(schedule, p.moreRuns(rs, up, len(schedule)/len(up))...)
+		}
 	}
 	for _, i := range up {
 		c := rs[i]
@@ -347,6 +364,36 @@ func (p *Plan) Run(ctx context.Context, env *runner.Env, cells []runner.Cell, re
 		}
 		env.Progress("cell %s: %s", c.ID, c.Verdict.Kind)
 	}
+}
+
+// moreRuns is the next round of measured runs, one per cell in the order the schedule would
+// continue with, when after rounds rounds a cell's req/s CI is still wider than the target;
+// nil when every cell is within it (or has too few runs to tell), or at MaxRepetitions. Every
+// cell runs again, not only the wide one: the balanced order is what cancels the machine's
+// drift between cells.
+func (p *Plan) moreRuns(rs []*CellResult, up []int, rounds int) []int {
+	if p.TargetHalfWidthPct <= 0 || rounds >= p.MaxRepetitions {
+		return nil
+	}
+	if !slices.ContainsFunc(up, func(i int) bool { return rs[i].halfWidthPct() > p.TargetHalfWidthPct }) {
+		return nil
+	}
+	next := slices.Clone(up)
+	if p.Order == OrderBalanced && rounds%2 == 1 {
+		slices.Reverse(next)
+	}
+	return next
+}
+
+// halfWidthPct is the cell's req/s CI half-width so far, in % of its mean; 0 with fewer runs
+// than a CI needs.
+func (r *CellResult) halfWidthPct() float64 {
+	for _, s := range r.Metrics {
+		if sum, err := stats.Summarize(s.Values); s.Name == stats.MetricThroughput && err == nil && sum.CI != nil && sum.Mean > 0 {
+			return 100 * sum.CI.HalfWidth / sum.Mean
+		}
+	}
+	return 0
 }
 
 // warmUp runs a cell until a run loads the app in no process (at least WarmupRuns, at most
@@ -552,6 +599,14 @@ func (r *CellResult) summarize(plan Plan) {
 		reason += fmt.Sprintf("; %d run(s) left out (see notes)", failed)
 	}
 	r.Verdict = results.Verdict{Kind: results.Measured, Reason: reason}
+}
+
+// repsText is how many measured runs a cell gets: "6", or "6-10 (until the req/s CI is within 5%)".
+func (p Plan) repsText() string {
+	if p.TargetHalfWidthPct <= 0 || p.MaxRepetitions <= p.Repetitions {
+		return strconv.Itoa(p.Repetitions)
+	}
+	return fmt.Sprintf("%d-%d (while a req/s CI is wider than %g%%)", p.Repetitions, p.MaxRepetitions, p.TargetHalfWidthPct)
 }
 
 // runLength is what one measured run is: "2s" or "-n 1000".

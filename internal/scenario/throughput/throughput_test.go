@@ -19,13 +19,16 @@ import (
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
 // The throughput scenario on the real stack: prefork and event cells up at once, warmed up
-// until a run loads the app in no process, three measured runs each in the balanced order (a
-// run during which a process loaded the app run again, the run it replaced kept out of the
-// series), every counted run in the cell's series, and run.json readable by compare (the
+// until a run loads the app in no process, three measured runs each in the balanced order and
+// one more round because the CI target (0.001%) is not met after three (a run during which a
+// process loaded the app run again, the run it replaced kept out of the series), every counted
+// run in the cell's series, and run.json readable by compare (the
 // pairwise comparison names its test and gives the ratio's CI).
 func TestThroughputScenarioOnRealStack(t *testing.T) {
 	plan := DefaultPlan()
 	plan.Duration, plan.WarmupDuration, plan.Repetitions = 500*time.Millisecond, 500*time.Millisecond, 3
+	plan.MaxRepetitions, plan.TargetHalfWidthPct = 4, 0.001
+	const runs = 4
 	out, work := t.TempDir(), testsupport.Dir(t)
 	outcome := runnertest.Run(t, Scenario{}.Name(), &plan, runner.Options{OutDir: out, WorkDir: work})
 
@@ -65,23 +68,23 @@ func TestThroughputScenarioOnRealStack(t *testing.T) {
 				counted++
 			}
 		}
-		if counted != plan.Repetitions || len(tries) != plan.Repetitions {
-			t.Errorf("%s: %d runs counted over %d slots, want %d", c.ID, counted, len(tries), plan.Repetitions)
+		if counted != runs || len(tries) != runs {
+			t.Errorf("%s: %d runs counted over %d slots, want %d", c.ID, counted, len(tries), runs)
 		}
 		if len(c.Metrics) != 3 {
 			t.Fatalf("%s: metrics %+v", c.ID, c.Metrics)
 		}
 		for _, s := range c.Metrics {
-			if len(s.Values) != plan.Repetitions {
-				t.Errorf("%s: series %s has %d values, want %d", c.ID, s.Name, len(s.Values), plan.Repetitions)
+			if len(s.Values) != runs {
+				t.Errorf("%s: series %s has %d values, want %d", c.ID, s.Name, len(s.Values), runs)
 			}
 		}
-		if sum := c.Throughput.Summary[stats.MetricThroughput]; sum.N != plan.Repetitions || sum.CI == nil {
+		if sum := c.Throughput.Summary[stats.MetricThroughput]; sum.N != runs || sum.CI == nil {
 			t.Errorf("%s: req/s summary %+v", c.ID, sum)
 		}
 	}
-	// Balanced: A B, then B A, then A B.
-	want := []string{ids[0], ids[1], ids[1], ids[0], ids[0], ids[1]}
+	// Balanced: A B, then B A, then A B; the extra round goes on in the same order: B A.
+	want := []string{ids[0], ids[1], ids[1], ids[0], ids[0], ids[1], ids[1], ids[0]}
 	if got := Schedule(cells); !slices.Equal(got, want) {
 		t.Errorf("schedule %v, want %v", got, want)
 	}
@@ -92,7 +95,7 @@ func TestThroughputScenarioOnRealStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compare cannot read run.json: %v", err)
 	}
-	if in.Run == nil || len(in.Run.Cells) != 2 || len(in.Run.Cells[0].Metrics[0].Values) != plan.Repetitions {
+	if in.Run == nil || len(in.Run.Cells) != 2 || len(in.Run.Cells[0].Metrics[0].Values) != runs {
 		t.Fatalf("run.json as compare reads it: %+v", in.Run)
 	}
 	cmp, err := compare.ComparePairwise("run.json", in.Run, compare.Options{})
@@ -100,7 +103,7 @@ func TestThroughputScenarioOnRealStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(cmp.Rows) != 3 || cmp.Rows[0].Cell != ids[0] || cmp.Rows[0].CellB != ids[1] ||
-		cmp.Rows[0].Comparison.Test != stats.MannWhitney || cmp.Rows[0].A.N != plan.Repetitions ||
+		cmp.Rows[0].Comparison.Test != stats.MannWhitney || cmp.Rows[0].A.N != runs ||
 		cmp.Rows[0].Comparison.Ratio == nil || cmp.Rows[0].Comparison.Ratio.Method != stats.MethodFieller {
 		t.Errorf("comparison rows %+v", cmp.Rows)
 	}
@@ -114,4 +117,38 @@ func TestThroughputScenarioOnRealStack(t *testing.T) {
 		t.Errorf("the run's text lacks the comparison or the pair's ratio")
 	}
 	testsupport.AssertNothingLeft(t, work)
+}
+
+// One more round of runs while a cell's req/s CI is wider than the target, in the order the
+// balanced schedule goes on with, and none once every cell is within it or at the most runs.
+func TestMoreRuns(t *testing.T) {
+	cell := func(values ...float64) *CellResult {
+		return &CellResult{Cell: results.Cell{Metrics: []stats.Series{{Name: stats.MetricThroughput, Values: values}}}}
+	}
+	// 6 runs, mean 1000: ±1% spread is a half-width of ~1%; ±10% of ~10%.
+	narrow := cell(990, 1010, 1000, 995, 1005, 1000)
+	wide := cell(900, 1100, 1000, 950, 1050, 1000)
+	p := DefaultPlan()
+	if hw := wide.halfWidthPct(); hw < 5 || hw > 15 {
+		t.Fatalf("half-width of the wide cell %.1f%%", hw)
+	}
+	for _, tc := range []struct {
+		name   string
+		cells  []*CellResult
+		rounds int
+		target float64
+		want   []int
+	}{
+		{"all within 5%", []*CellResult{narrow, narrow}, 6, 5, nil},
+		{"one wide, after an even round count: forward", []*CellResult{narrow, wide}, 6, 5, []int{0, 1}},
+		{"one wide, after an odd round count: reversed", []*CellResult{wide, narrow}, 7, 5, []int{1, 0}},
+		{"at the most runs", []*CellResult{wide, wide}, 10, 5, nil},
+		{"no target", []*CellResult{wide, wide}, 6, 0, nil},
+		{"too few runs to tell", []*CellResult{cell(1000), narrow}, 6, 5, nil},
+	} {
+		p.TargetHalfWidthPct = tc.target
+		if got := p.moreRuns(tc.cells, []int{0, 1}, tc.rounds); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
