@@ -14,6 +14,8 @@ require (
 
 require github.com/aclements/go-moremath v0.0.0-20210112150236-f10218a38794
 
+require github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510 // indirect
+
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0

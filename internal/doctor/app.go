@@ -173,8 +173,11 @@ func pyStatements(src string) []pyStmt {
 	return out
 }
 
-// stripComment drops a # comment outside quotes.
-func stripComment(s string) string {
+// eachUnquoted calls f with the index and byte of each character of Python source s that is
+// outside a string literal (quotes and what they hold, escapes included, are skipped), until f
+// returns false. Enough for the one-line statements doctor reads: no triple quotes spanning
+// lines.
+func eachUnquoted(s string, f func(i int, c byte) bool) {
 	var q byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -187,9 +190,25 @@ func stripComment(s string) string {
 			}
 		case c == '"' || c == '\'':
 			q = c
-		case c == '#':
-			return strings.TrimSpace(s[:i])
+		default:
+			if !f(i, c) {
+				return
+			}
 		}
+	}
+}
+
+// stripComment drops a # comment outside quotes.
+func stripComment(s string) string {
+	cut := -1
+	eachUnquoted(s, func(i int, c byte) bool {
+		if c == '#' {
+			cut = i
+		}
+		return cut < 0
+	})
+	if cut >= 0 {
+		return strings.TrimSpace(s[:cut])
 	}
 	return s
 }
@@ -197,24 +216,15 @@ func stripComment(s string) string {
 // depth is how many brackets s leaves open.
 func depth(s string) int {
 	n := 0
-	var q byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case q != 0:
-			if c == '\\' {
-				i++
-			} else if c == q {
-				q = 0
-			}
-		case c == '"' || c == '\'':
-			q = c
-		case c == '(' || c == '[' || c == '{':
+	eachUnquoted(s, func(_ int, c byte) bool {
+		switch c {
+		case '(', '[', '{':
 			n++
-		case c == ')' || c == ']' || c == '}':
+		case ')', ']', '}':
 			n--
 		}
-	}
+		return true
+	})
 	return n
 }
 

@@ -196,6 +196,11 @@ func TestGunicornCommandLine(t *testing.T) {
 		f.Reproduce != "wsgilab run heartbeat --server gunicorn --gunicorn-worker gthread --processes 2 --threads 4 --heartbeat green" {
 		t.Errorf("finding %+v, predicted %s", f, s.Predicted)
 	}
+	// Quoted arguments holding blanks, as in a systemd unit, are one argument each.
+	r = diagnose(t, Inputs{Gunicorn: []string{`gunicorn --access-logformat '%(h)s "%(r)s" %(s)s' -w 3 --threads "2" patched:application`}, App: app})
+	if s := r.Services[0]; s.Worker != "gthread" || s.Processes != 3 || s.Threads != 2 {
+		t.Errorf("quoted arguments: service %+v", s.Service)
+	}
 	r = diagnose(t, Inputs{Gunicorn: []string{"gunicorn -k eventlet -w 4 --preload patched:application"}, App: app})
 	if s := r.Services[0]; s.Worker != "eventlet" || !s.Preload || s.Predicted != Stable || len(r.Findings) != 0 {
 		t.Errorf("eventlet worker: %+v, findings %v", s.Service, ruleIDs(r))

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/google/shlex"
 )
 
 // gunicorn's settings come from a Python configuration file (gunicorn -c gunicorn.conf.py:
@@ -199,24 +201,14 @@ func pyString(s string) (string, bool) {
 // splitTopLevel splits on commas outside quotes.
 func splitTopLevel(s string) []string {
 	var out []string
-	var q byte
 	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case q != 0:
-			if c == '\\' {
-				i++
-			} else if c == q {
-				q = 0
-			}
-		case c == '"' || c == '\'':
-			q = c
-		case c == ',':
+	eachUnquoted(s, func(i int, c byte) bool {
+		if c == ',' {
 			out = append(out, s[start:i])
 			start = i + 1
 		}
-	}
+		return true
+	})
 	return append(out, s[start:])
 }
 
@@ -237,37 +229,15 @@ func commandLine(text string) []string {
 	return shellWords(strings.Join(parts, " "))
 }
 
-// shellWords splits a command line as a shell would (quotes, no expansion).
+// shellWords splits a command line as a shell would (quotes, backslashes, no expansion); a
+// line shlex cannot split (an unclosed quote) is split on blanks, for doctor to say what it
+// does not know rather than fail on the whole file.
 func shellWords(s string) []string {
-	var out []string
-	var cur strings.Builder
-	var q rune
-	have := false
-	for _, c := range s {
-		switch {
-		case q != 0:
-			if c == q {
-				q = 0
-			} else {
-				cur.WriteRune(c)
-			}
-		case c == '"' || c == '\'':
-			q, have = c, true
-		case c == ' ' || c == '\t':
-			if have {
-				out = append(out, cur.String())
-				cur.Reset()
-				have = false
-			}
-		default:
-			cur.WriteRune(c)
-			have = true
-		}
+	w, err := shlex.Split(s)
+	if err != nil {
+		return strings.Fields(s)
 	}
-	if have {
-		out = append(out, cur.String())
-	}
-	return out
+	return w
 }
 
 // gunicornFlags maps gunicorn's command-line options to their settings.
