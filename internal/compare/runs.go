@@ -83,6 +83,39 @@ func SampleRow(cell, metric, unit string, a, b []float64, opt Options) (Row, err
 		sample{metric: metric, unit: unit, values: b}, opt)
 }
 
+// DecodePairs decodes two runs' cells as the scenario's own cell type and pairs them by id
+// (PairCells): what every scenario's RunComparer starts with. Two runs with no cell in common
+// are an error.
+func DecodePairs[C any, P interface {
+	*C
+	Base() *results.Cell
+}](a, b *results.Run) (ca, cb []C, pairs [][2]int, notes []string, err error) {
+	if ca, err = results.Decode[C](a, nil); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if cb, err = results.Decode[C](b, nil); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ids := func(cs []C) []string {
+		out := make([]string, len(cs))
+		for i := range cs {
+			out[i] = P(&cs[i]).Base().ID
+		}
+		return out
+	}
+	if pairs, notes = PairCells(ids(ca), ids(cb)); len(pairs) == 0 {
+		return nil, nil, nil, nil, fmt.Errorf("the runs have no cell in common: nothing to compare")
+	}
+	return ca, cb, pairs, notes, nil
+}
+
+// Change is a cell's verdict on both sides, and its figures.
+func Change(a, b *results.Cell, figures []Figure) CellChange {
+	return CellChange{Cell: a.ID, VerdictA: a.Verdict.Kind, VerdictB: b.Verdict.Kind,
+		Changed: a.Verdict.Kind != b.Verdict.Kind, ReasonA: a.Verdict.Reason, ReasonB: b.Verdict.Reason,
+		Figures: figures}
+}
+
 // PairCells pairs the cells of two runs by id, in A's order, then B's cells that A lacks; it
 // returns the pairs (index in a, index in b) and a note for each cell on one side only.
 func PairCells(a, b []string) (pairs [][2]int, notes []string) {

@@ -14,25 +14,15 @@ import (
 // drop, the probe's latency, connections, reconnects, client errors). A heartbeat cell runs
 // once, so these are differences without a test: 'wsgilab compare' says so in its basis line.
 func (Scenario) CompareRuns(a, b *results.Run, opt compare.Options) (*compare.Comparison, error) {
-	ca, err := results.Decode[CellResult](a, nil)
-	if err != nil {
-		return nil, err
-	}
-	cb, err := results.Decode[CellResult](b, nil)
+	ca, cb, pairs, notes, err := compare.DecodePairs[CellResult](a, b)
 	if err != nil {
 		return nil, err
 	}
 	c := compare.NewRunComparison(a.Scenario, opt)
 	c.Basis = []string{"each cell's verdict, and the figures it measured once per run: differences, no test (a heartbeat cell has no repetitions)"}
-	pairs, notes := compare.PairCells(cellIDs(ca), cellIDs(cb))
-	if len(pairs) == 0 {
-		return nil, fmt.Errorf("the runs have no cell in common: nothing to compare")
-	}
 	for _, p := range pairs {
 		x, y := ca[p[0]], cb[p[1]]
-		c.Cells = append(c.Cells, compare.CellChange{Cell: x.ID, VerdictA: x.Verdict.Kind, VerdictB: y.Verdict.Kind,
-			Changed: x.Verdict.Kind != y.Verdict.Kind, ReasonA: x.Verdict.Reason, ReasonB: y.Verdict.Reason,
-			Figures: figures(x, y)})
+		c.Cells = append(c.Cells, compare.Change(&x.Cell, &y.Cell, figures(x, y)))
 	}
 	c.Notes = append(c.Notes, notes...)
 	if !sameJSON(a.Plan, b.Plan) {
@@ -70,14 +60,6 @@ func figures(a, b CellResult) []compare.Figure {
 		compare.NewFigure("reconnects", "", pick(a, measured, float64(a.Findings.Reconnects)), pick(b, measured, float64(b.Findings.Reconnects))),
 		compare.NewFigure("client errors", "", pick(a, measured, float64(a.Findings.ClientErrors)), pick(b, measured, float64(b.Findings.ClientErrors))),
 	}
-}
-
-func cellIDs(cells []CellResult) []string {
-	out := make([]string, len(cells))
-	for i, c := range cells {
-		out[i] = c.ID
-	}
-	return out
 }
 
 // sameJSON compares two JSON documents as values (key order and spacing aside).

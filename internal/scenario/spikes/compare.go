@@ -13,35 +13,18 @@ import (
 // each burst's client p99 and cold starts as samples, with their means' 95% CIs, the test and
 // the ratio's CI.
 func (Scenario) CompareRuns(a, b *results.Run, opt compare.Options) (*compare.Comparison, error) {
-	ca, err := results.Decode[CellResult](a, nil)
+	ca, cb, pairs, notes, err := compare.DecodePairs[CellResult](a, b)
 	if err != nil {
 		return nil, err
-	}
-	cb, err := results.Decode[CellResult](b, nil)
-	if err != nil {
-		return nil, err
-	}
-	ids := func(cs []CellResult) []string {
-		out := make([]string, len(cs))
-		for i, c := range cs {
-			out[i] = c.ID
-		}
-		return out
 	}
 	c := compare.NewRunComparison(a.Scenario, opt)
 	c.Basis = []string{
 		"each cell's verdict, and its figures over the whole run: differences, no test",
 		"each burst of a cell as one repetition: its client p99 and its cold starts (mean ± CI, test, ratio)",
 	}
-	pairs, notes := compare.PairCells(ids(ca), ids(cb))
-	if len(pairs) == 0 {
-		return nil, fmt.Errorf("the runs have no cell in common: nothing to compare")
-	}
 	for _, p := range pairs {
 		x, y := ca[p[0]], cb[p[1]]
-		c.Cells = append(c.Cells, compare.CellChange{Cell: x.ID, VerdictA: x.Verdict.Kind, VerdictB: y.Verdict.Kind,
-			Changed: x.Verdict.Kind != y.Verdict.Kind, ReasonA: x.Verdict.Reason, ReasonB: y.Verdict.Reason,
-			Figures: figures(x.Spikes, y.Spikes)})
+		c.Cells = append(c.Cells, compare.Change(&x.Cell, &y.Cell, figures(x.Spikes, y.Spikes)))
 		if x.Spikes == nil || y.Spikes == nil || len(x.Spikes.Bursts) == 0 || len(y.Spikes.Bursts) == 0 {
 			continue
 		}
