@@ -77,3 +77,27 @@ func TestRunSides(t *testing.T) {
 		}
 	}
 }
+
+// DecodePairs pairs two runs' cells by id in A's order, notes a cell on one side only, and
+// refuses two runs with no cell in common.
+func TestDecodePairs(t *testing.T) {
+	run := func(verdicts ...string) *results.Run {
+		r := &results.Run{Scenario: "heartbeat"}
+		for i := 0; i < len(verdicts); i += 2 {
+			raw, _ := json.Marshal(results.Cell{ID: verdicts[i], Verdict: results.Verdict{Kind: verdicts[i+1]}})
+			r.Cells = append(r.Cells, raw)
+		}
+		return r
+	}
+	a, b := run("x", "STABLE", "y", "DROPPED"), run("z", "STABLE", "y", "STABLE")
+	ca, cb, pairs, notes, err := DecodePairs[results.Cell](a, b)
+	if err != nil || len(pairs) != 1 || ca[pairs[0][0]].ID != "y" || cb[pairs[0][1]].ID != "y" || len(notes) != 2 {
+		t.Fatalf("pairs %v notes %v err %v", pairs, notes, err)
+	}
+	if ch := Change(&ca[pairs[0][0]], &cb[pairs[0][1]], nil); !ch.Changed || ch.VerdictA != "DROPPED" || ch.VerdictB != "STABLE" {
+		t.Errorf("change %+v", ch)
+	}
+	if _, _, _, _, err := DecodePairs[results.Cell](a, run("z", "STABLE")); err == nil {
+		t.Errorf("no cell in common: no error")
+	}
+}
