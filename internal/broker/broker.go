@@ -31,6 +31,8 @@ import (
 	"time"
 
 	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
+
+	"wsgilab/internal/proc"
 )
 
 // MissedHeartbeatsMarker is the text of the broker log line that says it closed a connection
@@ -157,6 +159,9 @@ func WithPrivate(f func(*Broker) int) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// A test binary killed outright (go test's timeout, a SIGTERM) runs no defer: the guard,
+	// which already kills the node, removes its directory too.
+	proc.RemoveOnKill(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), withPrivateTimeout)
 	b, err := StartPrivate(ctx, dir)
 	cancel()
