@@ -31,6 +31,7 @@ func Dir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	proc.RemoveOnKill(dir) // a test binary killed outright runs no Cleanup
 	return dir
 }
 
