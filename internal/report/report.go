@@ -6,6 +6,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -84,12 +85,25 @@ func Evidence(w io.Writer, events []observe.Event, max, omitted int, file string
 // every cell runs Apache (the write-ups' question), "SERVER\tWORKERS" when any runs another
 // server.
 func ServerHeader(specs []runner.CellSpec) string {
-	for _, s := range specs {
-		if !s.IsApache() {
-			return "SERVER\tWORKERS"
-		}
+	if mixedServers(specs) {
+		return "SERVER\tWORKERS"
 	}
 	return "MPM\tMODE"
+}
+
+// ServerColumns are spec's two server columns in a table of specs (under ServerHeader's
+// header): an Apache cell among other servers reads "apache event" under SERVER, its mod_wsgi
+// mode under WORKERS, rather than an MPM's name where a server's is expected.
+func ServerColumns(specs []runner.CellSpec, spec runner.CellSpec) (server, workers string) {
+	server, workers = spec.Columns()
+	if spec.IsApache() && mixedServers(specs) {
+		server = "apache " + server
+	}
+	return server, workers
+}
+
+func mixedServers(specs []runner.CellSpec) bool {
+	return slices.ContainsFunc(specs, func(s runner.CellSpec) bool { return !s.IsApache() })
 }
 
 // maxStartEvidenceLines is how many lines of a failed start's evidence a table shows.

@@ -25,7 +25,7 @@ func writeTable(w io.Writer, run *results.Run, p Plan, cells []CellResult) {
 	}
 	fmt.Fprintln(tw, "CELL\t"+report.ServerHeader(specs)+"\tHEARTBEAT\tFAULT\tVERDICT\tOK/SENT\tFAILED (TIMED OUT)\tMSG TIMEOUT\tLOST\tDUP\tRECV UNACKED\tDETECT (CONNS)\tRECOVER/LATENCY\tDOWNTIME\tP99 BEFORE/DURING/AFTER\tRECONNECTS")
 	for _, c := range cells {
-		srv, workers := c.Spec.Columns()
+		srv, workers := report.ServerColumns(specs, c.Spec.CellSpec)
 		hb := c.Spec.Heartbeat
 		if c.Spec.TCPKeepalive {
 			hb += fmt.Sprintf("+keepalive %ds", p.TCPKeepalive)

@@ -41,7 +41,7 @@ func writeTable(w io.Writer, run *results.Run, p Plan, cells []CellResult) {
 		if c.Verdict.Kind != results.Error || c.Probe.Requests > 0 {
 			conns = fmt.Sprintf("%d->%d", f.ConnsBefore, f.ConnsAfter)
 		}
-		srv, workers := c.Spec.Columns()
+		srv, workers := report.ServerColumns(specs, c.Spec)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.ID, srv, workers, hb,
 			patchedColumn(c), c.Verdict.Kind, drop, conns, f.Reconnects, f.ClientErrors, probe)
 	}

@@ -43,7 +43,7 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 	for _, c := range cells {
 		s := c.Spikes
 		if s == nil || s.Requests == 0 {
-			srv, workers := c.Config.columns()
+			srv, workers := c.Config.columns(specs)
 			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", c.ID, srv, workers, c.Verdict.Kind)
 			continue
 		}
@@ -59,7 +59,7 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 		if s.Cell.Other == nil {
 			spare = spareLabel(s.Cell.Spare)
 		}
-		srv, workers := s.Cell.columns()
+		srv, workers := s.Cell.columns(specs)
 		reqs := fmt.Sprint(s.Requests)
 		if s.Errors > 0 {
 			reqs += fmt.Sprintf(" (%d failed)", s.Errors)
@@ -119,12 +119,12 @@ func writeColdEvidence(w io.Writer, s *Result) {
 	}
 }
 
-// columns are the server columns of a cell (runner.CellSpec.Columns).
-func (c Config) columns() (string, string) {
+// columns are the server columns of a cell in a table of specs (report.ServerColumns).
+func (c Config) columns(specs []runner.CellSpec) (string, string) {
 	if c.Other != nil {
 		return c.Other.Columns()
 	}
-	return c.MPM, c.Mode
+	return report.ServerColumns(specs, runner.CellSpec{MPM: c.MPM, Mode: c.Mode})
 }
 
 func spareLabel(s Spare) string {

@@ -135,7 +135,7 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 	for _, c := range cells {
 		t := c.Throughput
 		if t == nil || len(t.Summary) == 0 {
-			srv, workers := c.Spec.Columns()
+			srv, workers := report.ServerColumns(specs, c.Spec)
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t0\t-\n", c.ID, srv, workers, c.Verdict.Kind)
 			continue
 		}
@@ -159,13 +159,17 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 			perRun += v
 		}
 		rps := t.Summary[stats.MetricThroughput]
-		srv, workers := c.Spec.Columns()
+		srv, workers := report.ServerColumns(specs, c.Spec)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.ID, srv, workers,
 			report.PlusMinus(rps, 1)+ciPercent(rps), report.PlusMinus(t.Summary[stats.MetricP50], 2), report.PlusMinus(t.Summary[stats.MetricP99], 2),
 			rps.N, perRun)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nThe cell's configuration: the columns up to MODE. Measured: the others; (%): the CI's half-width in % of the mean.")
+	last := "MODE"
+	if report.ServerHeader(specs) != "MPM\tMODE" {
+		last = "WORKERS"
+	}
+	fmt.Fprintf(w, "\nThe cell's configuration: the columns up to %s. Measured: the others; (%%): the CI's half-width in %% of the mean.\n", last)
 	if coldRuns {
 		fmt.Fprintln(w, "* a process loaded the app during that run (mod_wsgi \"Loading Python script file\"): Apache created it")
 		fmt.Fprintln(w, "  mid-run, and the request it took waited for the import, which stretches the run's duration.")
