@@ -56,8 +56,8 @@ func testMatrix(t *testing.T, work string) {
 		v := c.Findings
 		t.Logf("%s: %s (%s) notes=%v", c.ID, c.Verdict.Kind, c.Verdict.Reason, c.Notes)
 		if c.AppProcesses != 2 || len(c.Warmup.PIDs) != 2 || len(c.Probe.PIDs) != 2 {
-			t.Errorf("%s: bursts must reach both app processes: app=%d warm-up=%v probe=%v", c.ID,
-				c.AppProcesses, c.Warmup.PIDs, c.Probe.PIDs)
+			t.Errorf("%s: bursts must reach both app processes: app=%d warm-up=%+v probe=%+v", c.ID,
+				c.AppProcesses, c.Warmup, c.Probe)
 		}
 		if v.ConnsBefore < 2 {
 			t.Errorf("%s: %d connections before the idle, want one per app process at least", c.ID, v.ConnsBefore)
