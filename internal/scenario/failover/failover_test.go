@@ -182,7 +182,10 @@ func TestFailoverOnRealStack(t *testing.T) {
 	}
 	work := testsupport.Dir(t)
 	plan := DefaultPlan()
-	plan.FaultDuration, plan.Before, plan.After, plan.Parallel = 3*time.Second, 3*time.Second, 10*time.Second, 4
+	// After is the most a cell waits for recovery; a cell ends 5 s after it recovered, so a long
+	// one costs nothing here, and under load (the suite beside two busy loops: start_app took
+	// 10 s, latency settled after more than 10 s) a restart still recovers within it.
+	plan.FaultDuration, plan.Before, plan.After, plan.Parallel = 3*time.Second, 3*time.Second, 30*time.Second, 4
 	spec := func(hb, f string) CellSpec {
 		return CellSpec{CellSpec: runner.CellSpec{MPM: "event", Mode: "daemon", Heartbeat: hb, MonkeyPatch: true}, Fault: f}
 	}
