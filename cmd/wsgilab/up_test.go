@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -236,10 +235,7 @@ func TestUpWithBroker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	b := testsupport.Broker(t, ctx)
-	brokerArgs := []string{
-		"--broker", fmt.Sprintf("amqp://%s:%s@127.0.0.1:%d/", b.AdminUser, b.AdminPassword, b.AMQPPort),
-		"--management", fmt.Sprintf("http://%s:%s@127.0.0.1:%d/", b.AdminUser, b.AdminPassword, b.ManagementPort),
-	}
+	brokerArgs := testsupport.BrokerFlags(b)
 	upVhosts := func() []string {
 		vs, err := b.Management().ListVhosts()
 		if err != nil {

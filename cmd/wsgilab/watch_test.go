@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -169,10 +168,7 @@ func TestWatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	b := testsupport.Broker(t, ctx)
-	brokerArgs := []string{
-		"--broker", fmt.Sprintf("amqp://%s:%s@127.0.0.1:%d/", b.AdminUser, b.AdminPassword, b.AMQPPort),
-		"--management", fmt.Sprintf("http://%s:%s@127.0.0.1:%d/", b.AdminUser, b.AdminPassword, b.ManagementPort),
-	}
+	brokerArgs := testsupport.BrokerFlags(b)
 	mgmt := brokerArgs[3]
 
 	// A 2 s heartbeat in a green thread: mod_wsgi lets it starve, the broker closes after 4-6 s.

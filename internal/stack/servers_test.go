@@ -2,7 +2,6 @@ package stack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -74,21 +73,7 @@ func TestOtherServers(t *testing.T) {
 					t.Fatalf("GET %s: %d, X-Pid %q (workers %v): %s", path, code, hdr.Get("X-Pid"), workerPIDs, body)
 				}
 			}
-			var st status
-			for k := 0; ; k++ {
-				get(t, c.URL()+"/call")
-				_, _, body := get(t, c.URL()+"/status")
-				st = status{}
-				if err := json.Unmarshal(body, &st); err != nil {
-					t.Fatalf("/status: %v: %s", err, body)
-				}
-				if len(st.Connections) > 0 {
-					break
-				}
-				if k == 20 {
-					t.Fatalf("no worker with connections answered /status: %s", body)
-				}
-			}
+			st := statusWithConnections(t, c.URL())
 			if !slices.Contains(workerPIDs, st.PID) {
 				t.Errorf("/status pid %d is not a worker %v", st.PID, workerPIDs)
 			}

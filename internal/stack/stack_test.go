@@ -44,6 +44,27 @@ func get(t *testing.T, url string) (int, http.Header, []byte) {
 }
 
 // status is the part of the fake service's /status the tests look at.
+// statusWithConnections is the fake service's /status from a process that owns broker
+// connections: /status describes the process that serves it, so it calls /call (an RPC call
+// makes connections) and asks again, up to 20 times.
+func statusWithConnections(t *testing.T, url string) status {
+	t.Helper()
+	for i := 0; ; i++ {
+		get(t, url+"/call")
+		_, _, body := get(t, url+"/status")
+		var st status
+		if err := json.Unmarshal(body, &st); err != nil {
+			t.Fatalf("/status: %v: %s", err, body)
+		}
+		if len(st.Connections) > 0 {
+			return st
+		}
+		if i == 20 {
+			t.Fatalf("no process with connections answered /status: %s", body)
+		}
+	}
+}
+
 type status struct {
 	PID                 int    `json:"pid"`
 	MonkeyPatched       bool   `json:"monkey_patched"`
@@ -128,23 +149,7 @@ func TestCellsEveryMPMAndMode(t *testing.T) {
 					t.Fatalf("GET %s: %d %v %s", path, code, hdr, body)
 				}
 			}
-			// /status describes the process that serves it: call until one that has made an
-			// RPC call (and so owns connections) answers.
-			var st status
-			for i := 0; ; i++ {
-				get(t, c.URL()+"/call")
-				_, _, body := get(t, c.URL()+"/status")
-				st = status{}
-				if err := json.Unmarshal(body, &st); err != nil {
-					t.Fatalf("/status: %v: %s", err, body)
-				}
-				if len(st.Connections) > 0 {
-					break
-				}
-				if i == 20 {
-					t.Fatalf("no process with connections answered /status: %s", body)
-				}
-			}
+			st := statusWithConnections(t, c.URL())
 			if st.MonkeyPatched != cc.monkeyPatch || st.Heartbeat != cc.heartbeat {
 				t.Errorf("/status: monkey_patched=%v heartbeat=%q", st.MonkeyPatched, st.Heartbeat)
 			}

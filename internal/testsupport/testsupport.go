@@ -35,6 +35,15 @@ func Dir(t testing.TB) string {
 	return dir
 }
 
+// BrokerFlags are the command-line flags that point a wsgilab command at b as an existing
+// broker (--broker and --management, with b's administrator's credentials).
+func BrokerFlags(b *broker.Broker) []string {
+	return []string{
+		"--broker", fmt.Sprintf("amqp://%s:%s@127.0.0.1:%d/", b.AdminUser, b.AdminPassword, b.AMQPPort),
+		"--management", fmt.Sprintf("http://%s:%s@127.0.0.1:%d/", b.AdminUser, b.AdminPassword, b.ManagementPort),
+	}
+}
+
 // Broker starts a private RabbitMQ node for the test; it fails the test (never skips) when the
 // stack is not installed, and is stopped when the test ends (a failed stop fails the test: it
 // may have left processes behind).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
@@ -165,10 +166,7 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 			rps.N, perRun)
 	}
 	tw.Flush()
-	last := "MODE"
-	if report.ServerHeader(specs) != "MPM\tMODE" {
-		last = "WORKERS"
-	}
+	_, last, _ := strings.Cut(report.ServerHeader(specs), "\t")
 	fmt.Fprintf(w, "\nThe cell's configuration: the columns up to %s. Measured: the others; (%%): the CI's half-width in %% of the mean.\n", last)
 	if coldRuns {
 		fmt.Fprintln(w, "* a process loaded the app during that run (mod_wsgi \"Loading Python script file\"): Apache created it")
