@@ -29,7 +29,25 @@ type blackhole struct {
 const iptablesWait = "10"
 
 // Comment tags wsgilab's rules: `iptables -S | grep wsgilab-fault` finds any left behind.
-func Comment(port int) string { return "wsgilab-fault-blackhole-" + strconv.Itoa(port) }
+func Comment(port int) string { return commentPrefix + strconv.Itoa(port) }
+
+const commentPrefix = "wsgilab-fault-blackhole-"
+
+// Rules lists the firewall rules of wsgilab's faults in place now, in every chain (iptables -S):
+// none once every fault is undone. Tests check it after a run.
+func Rules() ([]string, error) {
+	out, err := exec.Command("iptables", "-w", iptablesWait, "-S").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("iptables -S: %v: %s", err, out)
+	}
+	var rules []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, commentPrefix) {
+			rules = append(rules, l)
+		}
+	}
+	return rules, nil
+}
 
 // Rules are the rule specifications (after the chain) the blackhole inserts.
 func (b *blackhole) rules() [][]string {
