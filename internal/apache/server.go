@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +30,8 @@ import (
 // killed by mod_wsgi after ~3 s; MPM children stuck there in embedded mode get SIGTERM again
 // at 3, 5 and 7 s and SIGKILL only at ~9 s (AH00045/AH00046), which made teardown 11-12 s.
 // Nothing useful happens in a process stuck in Python's finalisation, so 4 s keeps the clean
-// cases clean and cuts the stuck ones short.
+// cases clean and cuts the stuck ones short. (Stop also cuts finalisation itself short: see
+// watchFinalisation.)
 var StopGrace = 4 * time.Second
 
 // Server is a running Apache instance.
@@ -42,6 +44,9 @@ type Server struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	// cut lists the processes Stop killed in Python's finalisation (watchFinalisation).
+	cutMu sync.Mutex
+	cut   []int
 }
 
 // Start validates c, writes its httpd.conf, checks it with `apache2 -t`, starts Apache in the
@@ -327,7 +332,8 @@ func (s *Server) logTails() string {
 	return b.String()
 }
 
-// Stop ends Apache: SIGTERM to the parent, which stops its children and mod_wsgi daemons;
+// Stop ends Apache: SIGTERM to the parent, which stops its children and mod_wsgi daemons; a
+// process that has logged mod_wsgi's "Terminating Python" is killed at once (watchFinalisation);
 // after StopGrace, SIGKILL to the children still there, which the parent then reaps before
 // exiting itself; SIGKILL to the whole group only if the parent is still there 3 s later. It
 // returns when every process of the group is gone and the port is free. Safe to call more
@@ -338,6 +344,12 @@ func (s *Server) logTails() string {
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		done := make(chan struct{})
+		var from int64
+		if fi, err := os.Stat(s.cfg.errorLog()); err == nil {
+			from = fi.Size()
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { s.watchFinalisation(from, done) })
 		go func() {
 			select {
 			case <-done:
@@ -351,6 +363,7 @@ func (s *Server) Stop() error {
 		}()
 		err := s.p.Stop(syscall.SIGTERM, StopGrace+3*time.Second)
 		close(done)
+		wg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.stopErr = errors.Join(err, proc.WaitPortsFree(ctx, s.cfg.Port))
@@ -359,6 +372,73 @@ func (s *Server) Stop() error {
 		}
 	})
 	return s.stopErr
+}
+
+// terminatingPython is the line mod_wsgi logs in a child or daemon process once it has stopped
+// serving, before Python's finalisation (Py_Finalize: atexit handlers, then every module and
+// object torn down).
+var terminatingPython = regexp.MustCompile(`mod_wsgi \(pid=(\d+)\): Terminating Python\.`)
+
+// finalisationPoll is how often Stop reads the error log for terminatingPython.
+const finalisationPoll = 20 * time.Millisecond
+
+// watchFinalisation follows the error log from offset from until done, and kills every process
+// of the group that logs terminatingPython. Python's finalisation is CPU work: measured, 0.2 s
+// per process that loaded the fake service (its eventlet and oslo.messaging modules) when
+// alone, and 3.3 s for the whole teardown when a prefork cell's 25 children and an event cell's
+// 4 finalised at once on 2 cores, which is most of a throughput run's teardown. The process has
+// served its last request by then, and a lab run needs none of what finalisation does (the
+// fake service registers no atexit handler; a socket still open is closed by the kernel all the
+// same), so it is cut short. Cut processes are listed by FinalisationCut.
+func (s *Server) watchFinalisation(from int64, done <-chan struct{}) {
+	f, err := os.Open(s.cfg.errorLog())
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return
+	}
+	// bufio.Reader does not keep io.EOF: after one, the next read returns what Apache appended.
+	r := bufio.NewReader(f)
+	partial := ""
+	tick := time.NewTicker(finalisationPoll)
+	defer tick.Stop()
+	for {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				partial += line
+				break
+			}
+			line, partial = partial+line, ""
+			m := terminatingPython.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			// Only a live member of the group other than the parent: never a PID reused since,
+			// nor one that has finished on its own.
+			pid, _ := strconv.Atoi(m[1])
+			if pid != s.p.PID && proc.LiveMember(pid, s.p.PID) && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				s.cutMu.Lock()
+				s.cut = append(s.cut, pid)
+				s.cutMu.Unlock()
+			}
+		}
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// FinalisationCut lists the processes Stop killed in Python's finalisation (after their
+// "Terminating Python" line), in the order it killed them.
+func (s *Server) FinalisationCut() []int {
+	s.cutMu.Lock()
+	defer s.cutMu.Unlock()
+	return slices.Clone(s.cut)
 }
 
 // PID is the Apache parent's PID (the process group leader).

@@ -167,6 +167,88 @@ func TestStartServesEveryMPMAndMode(t *testing.T) {
 	}
 }
 
+// Stop kills a process once it has logged mod_wsgi's "Terminating Python" rather than wait for
+// Python's finalisation: a prefork server whose children all loaded the fake service (their
+// finalisations run at once, 0.2 s of CPU each) has some cut short, only ones that logged the
+// line and never finished it ("Python has shutdown"), and nothing is left.
+func TestStopCutsFinalisationShort(t *testing.T) {
+	dir := testsupport.Dir(t)
+	app, _, err := fakeservice.Write(filepath.Join(dir, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const children = 6
+	c := Config{Dir: filepath.Join(dir, "apache"), Port: freePort(t), MPM: "prefork", Mode: "embedded", AppPath: app,
+		StartServers: children, MaxSpareServers: 64}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	s, err := Start(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			s.Stop()
+		}
+	}()
+	// Concurrent requests until every child has answered one (each child loads the app at its
+	// first request).
+	served := map[string]bool{}
+	for len(served) < children && ctx.Err() == nil {
+		pids := make(chan string, children)
+		for range children {
+			go func() {
+				resp, err := http.Get(s.URL() + "/")
+				if err != nil {
+					pids <- ""
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				pids <- resp.Header.Get("X-Pid")
+			}()
+		}
+		for range children {
+			if pid := <-pids; pid != "" {
+				served[pid] = true
+			}
+		}
+	}
+	if len(served) < children {
+		t.Fatalf("only %d of %d children answered: %v", len(served), children, ctx.Err())
+	}
+
+	pids := s.PIDs()
+	t0 := time.Now()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	cut := s.FinalisationCut()
+	t.Logf("%d processes stopped in %v, %d cut in finalisation: %v", len(pids), time.Since(t0).Round(time.Millisecond), len(cut), cut)
+	assertGone(t, pids, c.Port)
+	errLog, err := os.ReadFile(s.ErrorLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cut) == 0 {
+		t.Fatalf("no process cut short in finalisation; the log's end:\n%s", tail(string(errLog), 40))
+	}
+	for _, pid := range cut {
+		tag := "mod_wsgi (pid=" + strconv.Itoa(pid) + "): "
+		if !strings.Contains(string(errLog), tag+"Terminating Python.") || strings.Contains(string(errLog), tag+"Python has shutdown.") {
+			t.Errorf("pid %d was cut, but the log does not show it in finalisation:\n%s", pid, tail(string(errLog), 40))
+		}
+	}
+}
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
 // processesMentioning lists the live processes whose command line contains s (e.g. a run dir:
 // Apache's children and mod_wsgi daemons keep the parent's "-f DIR/httpd.conf").
 func processesMentioning(s string) []string {

@@ -55,3 +55,14 @@ func Descendants(pid int) []int {
 	}
 	return out
 }
+
+// LiveMember says whether pid is a running member of process group pgid: not a zombie, and
+// not a PID that has been reused by a process outside the group.
+func LiveMember(pid, pgid int) bool {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return false
+	}
+	st, err := p.Stat()
+	return err == nil && st.PGRP == pgid && st.State != "Z"
+}
