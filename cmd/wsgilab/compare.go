@@ -100,6 +100,9 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		if cmp == nil && err == nil {
 			cmp, err = compare.CompareFiles(aFiles, bFiles, opt)
 		}
+		if err == nil {
+			cmp.Notes = append(cmp.Notes, conditionNotes(aFiles[0], bFiles[0])...)
+		}
 	default:
 		cmp, err = compare.CompareFiles(aFiles, bFiles, opt)
 	}
@@ -157,6 +160,21 @@ func compareScenarioRuns(a, b string, opt compare.Options) (*compare.Comparison,
 	}
 	cmp.A, cmp.B = compare.RunSides(a, b)
 	return cmp, nil
+}
+
+// conditionNotes are the notes of the runs' scenario about the conditions each ran under
+// (compare.RunNoter), when a and b are two runs of one scenario that records them.
+func conditionNotes(a, b string) []string {
+	ra, errA := results.Load(a)
+	rb, errB := results.Load(b)
+	if errA != nil || errB != nil || ra.Scenario != rb.Scenario {
+		return nil
+	}
+	sc, _ := scenario.Lookup(ra.Scenario)
+	if rn, ok := sc.(compare.RunNoter); ok {
+		return rn.CompareNotes(ra, rb)
+	}
+	return nil
 }
 
 // comparePairwise handles a lone file, which only makes sense for a run: its cells are compared

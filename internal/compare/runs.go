@@ -18,6 +18,13 @@ type RunComparer interface {
 	CompareRuns(a, b *results.Run, opt Options) (*Comparison, error)
 }
 
+// RunNoter is implemented by a scenario whose runs record the conditions they ran under (how
+// busy the machine was): `wsgilab compare A/run.json B/run.json` adds its notes to the
+// comparison, whichever way the samples were compared.
+type RunNoter interface {
+	CompareNotes(a, b *results.Run) []string
+}
+
 // CellChange is one cell of two runs of a scenario, side by side: its verdict on each side and
 // the figures it measured once per run (no repetitions: a difference, no test).
 //

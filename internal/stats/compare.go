@@ -110,7 +110,7 @@ func Compare(a, b []float64, test Test, alpha float64) (Comparison, error) {
 	}
 	c.Significant = c.P < alpha
 
-	ma, mb := mean(a), mean(b)
+	ma, mb := Mean(a), Mean(b)
 	if ma != 0 {
 		d := (mb/ma - 1) * 100
 		c.DeltaPct = &d

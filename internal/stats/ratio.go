@@ -36,9 +36,9 @@ func (r Ratio) String() string {
 	return fmt.Sprintf("%.2f [%.2f, %.2f]", r.Estimate, *r.Low, *r.High)
 }
 
-// RatioCI returns mean(b)/mean(a) with its Confidence interval by Fieller's method, treating
+// RatioCI returns Mean(b)/Mean(a) with its Confidence interval by Fieller's method, treating
 // the two samples as independent with unequal variances (the t quantile takes Welch's
-// degrees of freedom for the variance of mean(b) - ratio*mean(a)).
+// degrees of freedom for the variance of Mean(b) - ratio*Mean(a)).
 //
 // Why Fieller rather than the delta method or a bootstrap: a ratio's sampling distribution is
 // skewed, and Fieller's interval is exact for normal means and comes out asymmetric as it
@@ -51,7 +51,7 @@ func RatioCI(a, b []float64) (Ratio, error) {
 	if len(a) == 0 || len(b) == 0 {
 		return Ratio{}, ErrEmpty
 	}
-	ma, mb := mean(a), mean(b)
+	ma, mb := Mean(a), Mean(b)
 	if ma == 0 {
 		return Ratio{}, fmt.Errorf("the baseline's mean is 0: no ratio")
 	}
@@ -66,7 +66,7 @@ func RatioCI(a, b []float64) (Ratio, error) {
 		r.Low, r.High = ptr(r.Estimate), ptr(r.Estimate)
 		return r, nil
 	}
-	// Welch-Satterthwaite degrees of freedom of mean(b) - ratio*mean(a) at the estimate.
+	// Welch-Satterthwaite degrees of freedom of Mean(b) - ratio*Mean(a) at the estimate.
 	x, y := vb, r.Estimate*r.Estimate*va
 	den := 0.0
 	if x > 0 {

@@ -30,7 +30,7 @@ func TestRatioCISolvesFiellersEquation(t *testing.T) {
 	if err != nil || r.Low == nil {
 		t.Fatalf("%+v %v", r, err)
 	}
-	ma, mb := mean(a), mean(b)
+	ma, mb := Mean(a), Mean(b)
 	va, vb := variance(a, ma)/5, variance(b, mb)/6
 	tq := TQuantile(0.975, r.DF)
 	for _, rho := range []float64{*r.Low, *r.High} {

@@ -60,7 +60,7 @@ func Summarize(values []float64) (Summary, error) {
 	}
 	sorted := slices.Clone(values)
 	slices.Sort(sorted)
-	s := Summary{N: n, Min: sorted[0], Max: sorted[n-1], Mean: mean(sorted)}
+	s := Summary{N: n, Min: sorted[0], Max: sorted[n-1], Mean: Mean(sorted)}
 	if n%2 == 1 {
 		s.Median = sorted[n/2]
 	} else {
@@ -80,9 +80,9 @@ func TQuantile(p, df float64) float64 {
 	return moremath.InvCDF(moremath.TDist{V: df})(p)
 }
 
-// mean uses Welford's running update so that large req/s values summed over many seconds do
-// not lose precision.
-func mean(xs []float64) float64 {
+// Mean is the mean of xs (0 for none). It uses Welford's running update so that large req/s
+// values summed over many seconds do not lose precision.
+func Mean(xs []float64) float64 {
 	m := 0.0
 	for i, x := range xs {
 		m += (x - m) / float64(i+1)

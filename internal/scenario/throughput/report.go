@@ -3,6 +3,8 @@ package throughput
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -45,7 +47,10 @@ Per cell: mean req/s with its 95% confidence interval (Student's t) and the inte
 in percent of the mean, mean p50 and p99; then each pair of cells compared the way benchstat
 does: the difference of the means when it is significant ("~" when it is not), the ratio of the
 means with its 95% confidence interval (Fieller's), the p-value and the test (Mann-Whitney U by
-default, --test welch for Welch's t). Each cell of run.json carries its series ("metrics"):
+default, --test welch for Welch's t). Below the table: how much of the machine's CPU processes
+other than wsgilab's took during the measured runs (/proc: the machine's busy time less that of
+wsgilab and what it started; a busy machine gives lower, noisier req/s and can move the ratio),
+and any cell still wider than --ci-target. Each cell of run.json carries its series ("metrics"):
 'wsgilab compare run.json' prints the same comparison, 'wsgilab compare A B' compares two runs.
 
 Default: --mpm prefork,event --mode embedded (the write-up's comparison), MPM settings at Apache's
@@ -184,6 +189,8 @@ func (Scenario) WriteText(w io.Writer, run *results.Run) error {
 		}
 	}
 
+	writeConditions(w, p, cells)
+
 	samples, err := compare.FromRun(run)
 	if err != nil {
 		fmt.Fprintf(w, "\nNo comparison: %v\n", err)
@@ -235,4 +242,74 @@ func ciPercent(s stats.Summary) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%.1f%%)", 100*s.CI.HalfWidth/s.Mean)
+}
+
+// busyPct is how much of the machine's CPU other processes may take during the measured runs
+// before the report warns: a few % is a shell, an editor, the kernel's own threads.
+const busyPct = 10
+
+// writeConditions says what the measured runs ran under: how busy the rest of the machine was
+// (Rep.OtherCPUPct), and which cells ended wider than the CI target. Measured here: one busy
+// loop beside the default run took 50% of this 2-core machine, cut req/s by 10-20% and moved
+// event/prefork from 0.83 to 0.89; a user comparing two runs must know.
+func writeConditions(w io.Writer, p Plan, cells []CellResult) {
+	if other := otherCPU(cells); len(other) > 0 {
+		mean := stats.Mean(other)
+		fmt.Fprintf(w, "\nOther processes on this machine used %.0f%% of its CPU during the measured runs (mean; %.0f-%.0f%%)",
+			mean, slices.Min(other), slices.Max(other))
+		if mean < busyPct {
+			fmt.Fprintln(w, ": a quiet machine.")
+		} else {
+			fmt.Fprintln(w, ":\nreq/s is lower and noisier than on a quiet machine, and the cells' ratio can move: compare this")
+			fmt.Fprintln(w, "run only with runs made under the same load, or run again on a quiet machine.")
+		}
+	}
+	if p.TargetHalfWidthPct <= 0 {
+		return
+	}
+	for _, c := range cells {
+		if hw := c.halfWidthPct(); hw > p.TargetHalfWidthPct {
+			fmt.Fprintf(w, "%s: its req/s CI (± %.1f%%) is still wider than the %g%% target after %d runs (--max-reps %d).\n",
+				c.ID, hw, p.TargetHalfWidthPct, len(c.Metrics[0].Values), p.MaxRepetitions)
+		}
+	}
+}
+
+// otherCPU lists Rep.OtherCPUPct of every counted run (replaced and failed runs left out) of
+// every cell; empty for a run recorded before it was measured.
+func otherCPU(cells []CellResult) []float64 {
+	var out []float64
+	for _, c := range cells {
+		if c.Throughput == nil {
+			continue
+		}
+		for _, r := range c.Throughput.Repetitions {
+			if r.OtherCPUPct != nil && !r.Replaced && r.Error == "" {
+				out = append(out, *r.OtherCPUPct)
+			}
+		}
+	}
+	return out
+}
+
+// CompareNotes warns, when two throughput runs are compared (compare.RunNoter), that the
+// machine was busy during either's measured runs, or busier during one than the other: their
+// req/s then differ for that alone (measured here: one busy loop cut req/s by 10-20%).
+func (Scenario) CompareNotes(a, b *results.Run) []string {
+	var p Plan
+	ca, errA := results.Decode[CellResult](a, &p)
+	cb, errB := results.Decode[CellResult](b, &p)
+	if errA != nil || errB != nil {
+		return nil
+	}
+	oa, ob := otherCPU(ca), otherCPU(cb)
+	if len(oa) == 0 || len(ob) == 0 {
+		return nil
+	}
+	ma, mb := stats.Mean(oa), stats.Mean(ob)
+	if max(ma, mb) < busyPct && math.Abs(ma-mb) < busyPct {
+		return nil
+	}
+	return []string{fmt.Sprintf("other processes used %.0f%% of the machine's CPU during A's measured runs and %.0f%% during B's "+
+		"(means): a busy machine lowers req/s and widens its spread by itself; compare runs made under the same load", ma, mb)}
 }

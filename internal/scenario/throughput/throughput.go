@@ -181,6 +181,9 @@ type Result struct {
 //	 "rerun": 1,                  this run is the slot's n-th re-run (0: its first try)
 //	 "settle_s": 0.3,             the wait before the run for every cell's app processes to be
 //	                              idle (an import or an abandoned request still running)
+//	 "other_cpu_pct": 1.2,        CPU that processes other than wsgilab's (and what it started)
+//	                              used during the run, in % of the whole machine (observe.OtherCPUPct);
+//	                              absent in runs recorded before it was measured
 //	 "replaced": true,            a cold start made this run be run again: left out of the sample
 //	 "error": ""}                 why the run stopped early, if it did (the run is then left out
 //	                              of the cell's series)
@@ -199,6 +202,7 @@ type Rep struct {
 	ColdStarts   int       `json:"cold_starts"`
 	Rerun        int       `json:"rerun,omitempty"`
 	SettleS      float64   `json:"settle_s,omitempty"`
+	OtherCPUPct  *float64  `json:"other_cpu_pct,omitempty"`
 	Replaced     bool      `json:"replaced,omitempty"`
 	Error        string    `json:"error,omitempty"`
 }
@@ -324,7 +328,12 @@ func (p *Plan) Run(ctx context.Context, env *runner.Env, cells []runner.Cell, re
 		c := rs[i]
 		for try := 0; ; try++ {
 			waited, quiet := settle(ctx, stacks)
+			before, berr := observe.TakeOwnCPUSample()
 			rep := measure(ctx, stacks[i], *p, p.Requests, p.Duration)
+			if after, aerr := observe.TakeOwnCPUSample(); berr == nil && aerr == nil {
+				pct := math.Round(10*observe.OtherCPUPct(before, after)) / 10
+				rep.OtherCPUPct = &pct
+			}
 			rep.Slot, rep.Rerun, rep.SettleS = k+1, try, round3(waited.Seconds())
 			if !quiet && ctx.Err() == nil {
 				c.Note("run %d started with the app processes still busy after %v", k+1, maxSettle)

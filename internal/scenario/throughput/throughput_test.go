@@ -1,6 +1,7 @@
 package throughput
 
 import (
+	"encoding/json"
 	"os"
 	"slices"
 	"strings"
@@ -61,6 +62,9 @@ func TestThroughputScenarioOnRealStack(t *testing.T) {
 				t.Errorf("%s: run %+v", c.ID, r)
 			}
 			tries[r.Slot]++
+			if r.OtherCPUPct == nil || *r.OtherCPUPct < 0 || *r.OtherCPUPct > 100 {
+				t.Errorf("%s: run %d: other CPU %v, want a share of the machine", c.ID, r.Slot, r.OtherCPUPct)
+			}
 			if r.Replaced != (r.ColdStarts > 0 && r.Rerun < plan.MaxReruns) {
 				t.Errorf("%s: run %+v: replaced %v", c.ID, r, r.Replaced)
 			}
@@ -149,6 +153,84 @@ func TestMoreRuns(t *testing.T) {
 		p.TargetHalfWidthPct = tc.target
 		if got := p.moreRuns(tc.cells, []int{0, 1}, tc.rounds); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The report says how busy the rest of the machine was during the measured runs (replaced and
+// failed runs left out), warns past busyPct, says nothing for runs recorded without it, and
+// names a cell still wider than the CI target.
+func TestWriteConditions(t *testing.T) {
+	pct := func(v float64) *float64 { return &v }
+	cell := func(id string, other ...*float64) CellResult {
+		c := CellResult{Cell: results.Cell{ID: id, Metrics: []stats.Series{{Name: stats.MetricThroughput}}}, Throughput: &Result{}}
+		for i, o := range other {
+			c.Throughput.Repetitions = append(c.Throughput.Repetitions, Rep{Slot: i + 1, OtherCPUPct: o})
+			c.Metrics[0].Values = append(c.Metrics[0].Values, 1000+float64(i%2))
+		}
+		return c
+	}
+	quiet := []CellResult{cell("a", pct(1), pct(3)), cell("b", pct(2), pct(2))}
+	busy := []CellResult{cell("a", pct(45), pct(52)), cell("b", pct(50), pct(49))}
+	busy[0].Throughput.Repetitions = append(busy[0].Throughput.Repetitions, Rep{OtherCPUPct: pct(0), Replaced: true})
+	wide := []CellResult{cell("a", nil, nil, nil), cell("b")}
+	wide[0].Metrics[0].Values = []float64{800, 1200, 1000}
+	p := DefaultPlan()
+	for _, tc := range []struct {
+		name      string
+		cells     []CellResult
+		want, not []string
+	}{
+		{"quiet", quiet, []string{"used 2% of its CPU", "(mean; 1-3%): a quiet machine"}, []string{"noisier", "target"}},
+		{"busy", busy, []string{"used 49% of its CPU", "(mean; 45-52%)", "noisier", "same load"}, []string{": a quiet machine."}},
+		{"not recorded, wide", wide, []string{"a: its req/s CI (± ", "wider than the 5% target after 3 runs (--max-reps 10)"}, []string{"Other processes", "b:"}},
+	} {
+		var b strings.Builder
+		writeConditions(&b, p, tc.cells)
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: %q lacks %q", tc.name, b.String(), w)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(b.String(), n) {
+				t.Errorf("%s: %q has %q", tc.name, b.String(), n)
+			}
+		}
+	}
+}
+
+// Two runs compared: a note when either ran on a busy machine or one on a busier one than the
+// other; none when both were quiet or either has no record of it.
+func TestCompareNotes(t *testing.T) {
+	run := func(other ...float64) *results.Run {
+		c := CellResult{Cell: results.Cell{ID: "a"}, Throughput: &Result{}}
+		for _, o := range other {
+			c.Throughput.Repetitions = append(c.Throughput.Repetitions, Rep{OtherCPUPct: &o})
+		}
+		if len(other) == 0 {
+			c.Throughput.Repetitions = []Rep{{}}
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &results.Run{Scenario: "throughput", Plan: json.RawMessage(`{}`), Cells: []json.RawMessage{raw}}
+	}
+	quiet, quiet2, busy, unrecorded := run(1, 3), run(2, 2), run(40, 46), run()
+	for _, tc := range []struct {
+		name string
+		a, b *results.Run
+		want string
+	}{
+		{"both quiet", quiet, quiet2, ""},
+		{"B busy", quiet, busy, "used 2% of the machine's CPU during A's measured runs and 43% during B's"},
+		{"both busy", busy, busy, "43% of the machine's CPU during A's measured runs and 43% during B's"},
+		{"A unrecorded", unrecorded, busy, ""},
+	} {
+		notes := Scenario{}.CompareNotes(tc.a, tc.b)
+		if (tc.want == "") != (len(notes) == 0) || (tc.want != "" && !strings.Contains(notes[0], tc.want)) {
+			t.Errorf("%s: notes %q, want %q", tc.name, notes, tc.want)
 		}
 	}
 }
