@@ -84,8 +84,11 @@ func TestSpikesScenarioOnRealStack(t *testing.T) {
 		}
 		// The app never sees its own load; Apache does, and the client sees at least what
 		// Apache saw. Apache stamps %D after it has logged, a little after the client's last
-		// byte: on a loaded machine that is several milliseconds, hence the 10 ms of slack.
-		if r.AppMs == nil || r.ApacheMs == nil || *r.AppMs > 50 || *r.ApacheMs < 100 || r.LatencyMs+10 < *r.ApacheMs {
+		// byte: on a loaded machine that is several milliseconds, more when the cold start
+		// itself was long (client 8236.8 ms, apache 8249.2 ms in a CI run with every package's
+		// tests at once), hence 10 ms or 2% of slack, whichever is more.
+		if r.AppMs == nil || r.ApacheMs == nil || *r.AppMs > 50 || *r.ApacheMs < 100 ||
+			r.LatencyMs+max(10, *r.ApacheMs/50) < *r.ApacheMs {
 			t.Errorf("embedded cold request %d.%d: client %.1f ms, apache %s, app %s", r.Burst, r.Seq, r.LatencyMs, msOrNil(r.ApacheMs), msOrNil(r.AppMs))
 		}
 	}
