@@ -76,7 +76,13 @@ func TestFaultsOnRealNode(t *testing.T) {
 		}
 		select {
 		case e := <-closed:
-			if e == nil || e.Code != amqp.ConnectionForced {
+			// stop_app closes every connection with 320 CONNECTION_FORCED, then the socket.
+			// amqp091-go answers Close-Ok first and, if that write meets the closed socket,
+			// reports whichever of the write error and the 320 its two shutdown calls deliver
+			// first (connection.go, dispatch0): seen once with the whole suite running. The
+			// client sends nothing else here (no heartbeats), so a reset is that race.
+			if e == nil || (e.Code != amqp.ConnectionForced &&
+				!(e.Code == amqp.FrameError && strings.Contains(e.Reason, "connection reset by peer"))) {
 				t.Errorf("the client's connection ended with %v, want 320 CONNECTION_FORCED", e)
 			}
 		case <-time.After(30 * time.Second):
