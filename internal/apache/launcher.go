@@ -53,7 +53,7 @@ func (Launcher) Start(ctx context.Context, c server.Config) (server.Server, erro
 
 // Log is Apache's error log under c.Dir.
 func (Launcher) Log(c server.Config) observe.LogFile {
-	return observe.LogFile{Path: config(c).errorLog(), Source: Kind, Format: observe.FormatApache}
+	return config(c).logFile()
 }
 
 func config(c server.Config) Config {

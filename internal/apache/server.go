@@ -332,6 +332,11 @@ func (s *Server) logTails() string {
 	return b.String()
 }
 
+// logFile is the error log as internal/observe reads it.
+func (c Config) logFile() observe.LogFile {
+	return observe.LogFile{Path: c.errorLog(), Source: Kind, Format: observe.FormatApache}
+}
+
 // Stop ends Apache: SIGTERM to the parent, which stops its children and mod_wsgi daemons; a
 // process that has logged mod_wsgi's "Terminating Python" is killed at once (watchFinalisation);
 // after StopGrace, SIGKILL to the children still there, which the parent then reaps before
@@ -377,7 +382,9 @@ func (s *Server) Stop() error {
 // terminatingPython is the line mod_wsgi logs in a child or daemon process once it has stopped
 // serving, before Python's finalisation (Py_Finalize: atexit handlers, then every module and
 // object torn down).
-var terminatingPython = regexp.MustCompile(`mod_wsgi \(pid=(\d+)\): Terminating Python\.`)
+var terminatingPython = observe.Rule{Name: "wsgi_python_terminate", Side: observe.SideClient, Kind: observe.KindInfo,
+	Pattern: regexp.MustCompile(`mod_wsgi \(pid=\d+\): Terminating Python\.`),
+	Why:     "mod_wsgi finalises Python in a process that has served its last request"}
 
 // finalisationPoll is how often Stop reads the error log for terminatingPython.
 const finalisationPoll = 20 * time.Millisecond
@@ -391,34 +398,19 @@ const finalisationPoll = 20 * time.Millisecond
 // fake service registers no atexit handler; a socket still open is closed by the kernel all the
 // same), so it is cut short. Cut processes are listed by FinalisationCut.
 func (s *Server) watchFinalisation(from int64, done <-chan struct{}) {
-	f, err := os.Open(s.cfg.errorLog())
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return
-	}
-	// bufio.Reader does not keep io.EOF: after one, the next read returns what Apache appended.
-	r := bufio.NewReader(f)
-	partial := ""
+	lf := s.cfg.logFile()
+	lf.Offset = from
+	tail := observe.NewLogTail("finalisation", lf)
+	tail.Rules = []observe.Rule{terminatingPython}
+	defer tail.Close()
 	tick := time.NewTicker(finalisationPoll)
 	defer tick.Stop()
 	for {
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				partial += line
-				break
-			}
-			line, partial = partial+line, ""
-			m := terminatingPython.FindStringSubmatch(line)
-			if m == nil {
-				continue
-			}
+		_, events, _ := tail.Sample(context.Background(), time.Now())
+		for _, e := range events {
 			// Only a live member of the group other than the parent: never a PID reused since,
 			// nor one that has finished on its own.
-			pid, _ := strconv.Atoi(m[1])
+			pid := e.Fields.PID
 			if pid != s.p.PID && proc.LiveMember(pid, s.p.PID) && syscall.Kill(pid, syscall.SIGKILL) == nil {
 				s.cutMu.Lock()
 				s.cut = append(s.cut, pid)
