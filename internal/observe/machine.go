@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
-
-	"wsgilab/internal/proc"
 )
 
 // CPUSample is the machine's CPU time and the part of it a process tree used, at one moment:
@@ -38,18 +36,26 @@ func TakeCPUSample(root int) (CPUSample, error) {
 	}
 	c := st.CPUTotal
 	s := CPUSample{At: time.Now(), Busy: c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal, CPUs: len(st.CPU)}
-	for _, pid := range append([]int{root}, proc.Descendants(root)...) {
-		p, err := fs.Proc(pid)
-		if err != nil {
-			continue // gone since: its CPU moved to its parent's cutime, read below or not
-		}
+	// One pass over /proc: each process's parent and CPU, then the tree from root.
+	procs, err := fs.AllProcs()
+	if err != nil {
+		return CPUSample{}, err
+	}
+	children := map[int][]int{}
+	cpu := map[int]float64{}
+	for _, p := range procs {
 		ps, err := p.Stat()
 		if err != nil {
-			continue
+			continue // gone since: its CPU moved to its parent's cutime, read or not
 		}
+		children[ps.PPID] = append(children[ps.PPID], p.PID)
 		// Every process is counted once: a live one by its own utime and stime, a reaped one
 		// by its parent's cutime and cstime (in USER_HZ ticks, 100 per second on Linux).
-		s.Tree += ps.CPUTime() + float64(ps.CUTime+ps.CSTime)/100
+		cpu[p.PID] = ps.CPUTime() + float64(ps.CUTime+ps.CSTime)/100
+	}
+	for queue := []int{root}; len(queue) > 0; queue = queue[1:] {
+		s.Tree += cpu[queue[0]]
+		queue = append(queue, children[queue[0]]...)
 	}
 	return s, nil
 }
