@@ -96,12 +96,16 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	case aFiles == nil:
 		cmp, err = comparePairwise(files[0], opt)
 	case len(aFiles) == 1 && len(bFiles) == 1:
-		cmp, err = compareScenarioRuns(aFiles[0], bFiles[0], opt)
+		ra, errA := results.Load(aFiles[0])
+		rb, errB := results.Load(bFiles[0])
+		if errA == nil && errB == nil {
+			cmp, err = compareScenarioRuns(aFiles[0], bFiles[0], ra, rb, opt)
+		}
 		if cmp == nil && err == nil {
 			cmp, err = compare.CompareFiles(aFiles, bFiles, opt)
 		}
-		if err == nil {
-			cmp.Notes = append(cmp.Notes, conditionNotes(aFiles[0], bFiles[0])...)
+		if err == nil && errA == nil && errB == nil {
+			cmp.Notes = append(cmp.Notes, conditionNotes(ra, rb)...)
 		}
 	default:
 		cmp, err = compare.CompareFiles(aFiles, bFiles, opt)
@@ -128,17 +132,12 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// compareScenarioRuns compares two run.json (or run directories) of one scenario: the
+// compareScenarioRuns compares two runs, ra read from a and rb from b, of one scenario: the
 // scenario's own comparison when it has one (compare.RunComparer, looked up in the registry:
 // verdicts, single figures, its own samples), else the cells' verdicts when the cells carry no
-// metrics. It returns nil and no error when the files are not two runs, or are runs whose
-// cells carry metrics, for CompareFiles to compare (samples, bench results) or refuse.
-func compareScenarioRuns(a, b string, opt compare.Options) (*compare.Comparison, error) {
-	ra, errA := results.Load(a)
-	rb, errB := results.Load(b)
-	if errA != nil || errB != nil {
-		return nil, nil
-	}
+// metrics. It returns nil and no error for runs whose cells carry metrics, for CompareFiles to
+// compare their samples.
+func compareScenarioRuns(a, b string, ra, rb *results.Run, opt compare.Options) (*compare.Comparison, error) {
 	if ra.Scenario != rb.Scenario {
 		return nil, fmt.Errorf("%s is a %s run but %s is a %s run: compare runs of one scenario", a, ra.Scenario, b, rb.Scenario)
 	}
@@ -163,13 +162,9 @@ func compareScenarioRuns(a, b string, opt compare.Options) (*compare.Comparison,
 }
 
 // conditionNotes are the notes of the runs' scenario about the conditions each ran under
-// (compare.RunNoter), when a and b are two runs of one scenario that records them.
-func conditionNotes(a, b string) []string {
-	ra, errA := results.Load(a)
-	rb, errB := results.Load(b)
-	if errA != nil || errB != nil || ra.Scenario != rb.Scenario {
-		return nil
-	}
+// (compare.RunNoter), when that scenario records them; ra and rb are runs of one scenario
+// (compareScenarioRuns refused any others).
+func conditionNotes(ra, rb *results.Run) []string {
 	sc, _ := scenario.Lookup(ra.Scenario)
 	if rn, ok := sc.(compare.RunNoter); ok {
 		return rn.CompareNotes(ra, rb)
